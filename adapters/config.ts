@@ -1,0 +1,53 @@
+/**
+ * Configuration, parsed once at start-up from the environment. Every variable is optional: with
+ * none set the API runs on its embedded defaults. A malformed value stops start-up with a message
+ * naming the variable.
+ */
+import { z } from "zod";
+
+const optionalUrl = z.url().optional();
+const csv = z.string().transform((value) => value.split(",").map((item) => item.trim()).filter(Boolean));
+
+export const configSchema = z.object({
+  PORT: z.coerce.number().int().min(1).max(65535).default(8000),
+  HOST: z.string().min(1).default("0.0.0.0"),
+  /** Postgres or Neon URL; unset: embedded PGlite. */
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\/.+/, "must be a postgres:// or postgresql:// URL").optional(),
+  /** Where the embedded database keeps its files. */
+  DATA_DIR: z.string().min(1).default(".data/pglite"),
+  UPSTASH_REDIS_REST_URL: optionalUrl,
+  UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
+  /** Comma-separated origins allowed by CORS; empty: no cross-origin access. */
+  CORS_ORIGINS: csv.default([]),
+  /** Largest request body accepted, in bytes. */
+  BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(100 * 1024),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+}).superRefine((config, ctx) => {
+  if (Boolean(config.UPSTASH_REDIS_REST_URL) !== Boolean(config.UPSTASH_REDIS_REST_TOKEN)) {
+    ctx.addIssue({
+      code: "custom",
+      path: [config.UPSTASH_REDIS_REST_URL ? "UPSTASH_REDIS_REST_TOKEN" : "UPSTASH_REDIS_REST_URL"],
+      message: "must be set together with the other UPSTASH_REDIS_REST_* variable",
+    });
+  }
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Raised when the environment holds a malformed value; the message names each variable. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Parses configuration from environment variables (empty strings count as unset). */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ""),
+  );
+  const result = configSchema.safeParse(present);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,101 @@
+/**
+ * The small key-value store the app needs from Redis (rate limits, token deny lists, caches):
+ * Upstash REST in production, an in-memory map as the embedded default.
+ */
+import { Redis } from "@upstash/redis";
+
+export interface KeyValueStore {
+  /** "upstash" or "embedded", for logs and health. */
+  readonly kind: "upstash" | "embedded";
+  ping(): Promise<void>;
+  get(key: string): Promise<string | null>;
+  /** Sets a value that expires after `ttlSeconds`. */
+  set(key: string, value: string, ttlSeconds: number): Promise<void>;
+  /** Increments a counter, starting its expiry on first use; returns the new value. */
+  increment(key: string, ttlSeconds: number): Promise<number>;
+  delete(key: string): Promise<void>;
+}
+
+/** In-memory store with expiry, read against the given clock. */
+export class MemoryStore implements KeyValueStore {
+  readonly kind = "embedded" as const;
+  readonly #entries = new Map<string, { value: string; expiresAt: number }>();
+  readonly #now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
+
+  #live(key: string) {
+    const entry = this.#entries.get(key);
+    if (entry && entry.expiresAt <= this.#now()) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  ping(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  get(key: string): Promise<string | null> {
+    return Promise.resolve(this.#live(key)?.value ?? null);
+  }
+
+  set(key: string, value: string, ttlSeconds: number): Promise<void> {
+    this.#entries.set(key, { value, expiresAt: this.#now() + ttlSeconds * 1000 });
+    return Promise.resolve();
+  }
+
+  increment(key: string, ttlSeconds: number): Promise<number> {
+    const entry = this.#live(key);
+    const next = (entry ? Number(entry.value) : 0) + 1;
+    this.#entries.set(key, {
+      value: String(next),
+      expiresAt: entry?.expiresAt ?? this.#now() + ttlSeconds * 1000,
+    });
+    return Promise.resolve(next);
+  }
+
+  delete(key: string): Promise<void> {
+    this.#entries.delete(key);
+    return Promise.resolve();
+  }
+}
+
+/** Store over Upstash's REST API; every key carries the prefix so deployments can share a database. */
+export class UpstashStore implements KeyValueStore {
+  readonly kind = "upstash" as const;
+  readonly #redis: Redis;
+  readonly #prefix: string;
+
+  constructor(options: { url: string; token: string; prefix?: string }) {
+    this.#redis = new Redis({ url: options.url, token: options.token, automaticDeserialization: false });
+    this.#prefix = options.prefix ?? "";
+  }
+
+  async ping(): Promise<void> {
+    await this.#redis.ping();
+  }
+
+  async get(key: string): Promise<string | null> {
+    return await this.#redis.get<string>(this.#prefix + key);
+  }
+
+  async set(key: string, value: string, ttlSeconds: number): Promise<void> {
+    await this.#redis.set(this.#prefix + key, value, { ex: ttlSeconds });
+  }
+
+  async increment(key: string, ttlSeconds: number): Promise<number> {
+    const [count] = await this.#redis.multi()
+      .incr(this.#prefix + key)
+      .expire(this.#prefix + key, ttlSeconds, "NX")
+      .exec<[number, number]>();
+    return count;
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.#redis.del(this.#prefix + key);
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Composition root: read configuration, build the adapters the environment names (embedded
+ * defaults where it names none), build the app and serve it.
+ */
+import { ConfigError, loadConfig } from "./adapters/config.ts";
+import { createLogger } from "./adapters/logger.ts";
+import { MemoryStore, UpstashStore } from "./adapters/store.ts";
+import { openDatabase } from "./db/client.ts";
+import { migrate } from "./db/migrate.ts";
+import { createApp } from "./routes/app.ts";
+
+let config;
+try {
+  config = loadConfig(Deno.env.toObject());
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(error.message);
+  Deno.exit(1);
+}
+
+const logger = createLogger(config.LOG_LEVEL);
+if (!config.DATABASE_URL) await Deno.mkdir(config.DATA_DIR, { recursive: true });
+const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
+const applied = await migrate(database.sql);
+if (applied.length > 0) logger.info("migrations applied", { migrations: applied });
+
+const store = config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN
+  ? new UpstashStore({ url: config.UPSTASH_REDIS_REST_URL, token: config.UPSTASH_REDIS_REST_TOKEN })
+  : new MemoryStore();
+
+const app = createApp({ config, database, store, logger });
+
+const server = Deno.serve({
+  hostname: config.HOST,
+  port: config.PORT,
+  onListen: ({ hostname, port }) => {
+    const shown = hostname === "0.0.0.0" ? "localhost" : hostname;
+    logger.info(`listening on http://${shown}:${port}`, {
+      adapters: { database: `${database.kind} (${database.location})`, redis: store.kind },
+    });
+  },
+}, app.fetch);
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(signal, async () => {
+    await server.shutdown();
+    await database.close();
+    Deno.exit(0);
+  });
+}
