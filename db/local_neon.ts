@@ -13,6 +13,7 @@
  * - Statements run through the extended protocol, one statement per query, as on Neon.
  */
 import { PGlite, types as pgliteTypes } from "@electric-sql/pglite";
+// @deno-types="npm:@types/pg@8.23.1"
 import pg from "pg";
 
 /** One statement as the driver sends it: parameters are already text (or null). */

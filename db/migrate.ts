@@ -53,13 +53,16 @@ export function loadMigrations(): Promise<Migration[]> {
 }
 
 async function ensureLedger(sql: Sql): Promise<void> {
+  // Two instances creating it at once may collide on the catalog's unique index: then it exists.
   await sql.query(
     `CREATE TABLE IF NOT EXISTS schema_migrations (
       name text PRIMARY KEY,
       checksum text NOT NULL,
       applied_at timestamptz NOT NULL DEFAULT now()
     )`,
-  );
+  ).catch((error: { code?: string }) => {
+    if (error.code !== "23505" && error.code !== "42P07") throw error;
+  });
 }
 
 async function appliedChecksums(sql: Sql): Promise<Map<string, string>> {
