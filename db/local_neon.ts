@@ -356,8 +356,12 @@ export function localNeonFetch(input: RequestInfo | URL, init?: RequestInit): Pr
   const request = new Request(input, init);
   const connectionString = request.headers.get("Neon-Connection-String");
   const backend = connectionString ? endpoints.get(stripDriverParameters(connectionString)) : undefined;
-  if (!backend) return fetch(request);
-  return handleNeonRequest(backend, request);
+  if (backend) return handleNeonRequest(backend, request);
+  if (LOCAL_HOST.test(new URL(request.url).hostname)) {
+    // A local database that was closed (or never opened): never send SQL to whatever listens there.
+    return Promise.resolve(json(503, { message: "no local database is open for this connection string" }));
+  }
+  return fetch(request);
 }
 
 // The driver rewrites the scheme to `postgresql:` and appends `application_name`; the key keeps what names the database.

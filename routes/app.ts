@@ -37,7 +37,7 @@ export type App = OpenAPIHono<AppEnv>;
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
-const KNOWN_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
+const KNOWN_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
 
 function isJson(contentType: string | undefined): boolean {
   if (!contentType) return false;
@@ -68,7 +68,7 @@ function allowedMethods(app: App, path: string): string[] {
     if (pathPattern(route.path).test(path)) methods.add(route.method);
   }
   if (methods.has("GET")) methods.add("HEAD");
-  return KNOWN_METHODS.filter((m) => methods.has(m)).concat(methods.has("HEAD") ? ["HEAD"] : []);
+  return KNOWN_METHODS.filter((m) => methods.has(m));
 }
 
 /** Builds the API. */

@@ -5,6 +5,7 @@
  */
 const args = ["test", "-A", "--unstable-kv", "--reporter=dot", "--junit-path=.data/junit.xml", ...Deno.args];
 await Deno.mkdir(".data", { recursive: true });
+await Deno.remove(".data/junit.xml").catch(() => {});
 const child = new Deno.Command(Deno.execPath(), { args, stdout: "inherit", stderr: "inherit" }).spawn();
 const { code } = await child.status;
 
