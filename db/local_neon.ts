@@ -202,14 +202,16 @@ export class PostgresBackend implements SqlBackend {
   }
 
   async #run(client: pg.Pool | pg.PoolClient, query: WireQuery): Promise<WireResult> {
-    const result = await client.query({
-      text: query.query,
-      values: query.params,
-      rowMode: "array",
-      types: RAW_TEXT_TYPES,
-      // Neon runs every statement through the extended protocol: one statement per query.
-      queryMode: "extended",
-    } as pg.QueryConfig & { rowMode: "array"; queryMode: "extended" });
+    const result = await client.query(
+      {
+        text: query.query,
+        values: query.params,
+        rowMode: "array",
+        types: RAW_TEXT_TYPES,
+        // Neon runs every statement through the extended protocol: one statement per query.
+        queryMode: "extended",
+      } as pg.QueryConfig & { rowMode: "array"; queryMode: "extended" },
+    );
     return {
       command: result.command,
       rowCount: result.rowCount,

@@ -316,7 +316,10 @@ export const cancellationPolicyTiers = pgTable("cancellation_policy_tiers", {
   feeFixedAmount: bigint({ mode: "number" }).notNull().default(0),
 }, (t) => [
   index("cancellation_policy_tiers_policy_idx").on(t.policyId),
-  check("cancellation_policy_tiers_hours", sql`${t.hoursBeforeMin} >= 0 and (${t.hoursBeforeMax} is null or ${t.hoursBeforeMax} > ${t.hoursBeforeMin})`),
+  check(
+    "cancellation_policy_tiers_hours",
+    sql`${t.hoursBeforeMin} >= 0 and (${t.hoursBeforeMax} is null or ${t.hoursBeforeMax} > ${t.hoursBeforeMin})`,
+  ),
   check("cancellation_policy_tiers_fee", sql`${t.feeBasisPoints} between 0 and 10000 and ${t.feeFixedAmount} >= 0`),
 ]);
 

@@ -74,7 +74,7 @@ function allowedMethods(app: App, path: string): string[] {
 /** Builds the API. */
 export function createApp(deps: AppDeps): App {
   const app: App = new OpenAPIHono<AppEnv>({
-    defaultHook: (result, c) => {
+    defaultHook: (result) => {
       if (!result.success) {
         const target = (result as { target?: string }).target ?? "request";
         const errors = fieldErrors(result.error.issues);
@@ -126,7 +126,14 @@ export function createApp(deps: AppDeps): App {
     cors({
       origin: deps.config.CORS_ORIGINS,
       allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
-      exposeHeaders: ["X-Request-Id", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "Location"],
+      exposeHeaders: [
+        "X-Request-Id",
+        "RateLimit-Limit",
+        "RateLimit-Remaining",
+        "RateLimit-Reset",
+        "Retry-After",
+        "Location",
+      ],
       maxAge: 600,
     }),
   );
@@ -135,7 +142,10 @@ export function createApp(deps: AppDeps): App {
     return await bodyLimit({
       maxSize: deps.config.BODY_LIMIT_BYTES,
       onError: () => {
-        throw new ApiError("payload_too_large", `Request body is too large: the limit is ${deps.config.BODY_LIMIT_BYTES} bytes`);
+        throw new ApiError(
+          "payload_too_large",
+          `Request body is too large: the limit is ${deps.config.BODY_LIMIT_BYTES} bytes`,
+        );
       },
     })(c, next);
   });
@@ -171,7 +181,11 @@ export function createApp(deps: AppDeps): App {
     const allowed = allowedMethods(app, c.req.path);
     if (allowed.length > 0 && !allowed.includes(c.req.method)) {
       return problemResponse(
-        problemBody("method_not_allowed", `Method ${c.req.method} is not allowed here: use ${allowed.join(", ")}`, requestId),
+        problemBody(
+          "method_not_allowed",
+          `Method ${c.req.method} is not allowed here: use ${allowed.join(", ")}`,
+          requestId,
+        ),
         { Allow: allowed.join(", ") },
       );
     }

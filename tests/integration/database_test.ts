@@ -92,7 +92,7 @@ async function contract(t: Deno.TestContext, database: Database) {
       id int PRIMARY KEY, at timestamptz, amount numeric, doc jsonb, doc_text json, tags text[], numbers int[],
       payload bytea, note text)`);
     const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
-    const doc = { name: "Ana \"A\" Souza", nested: { list: [1, 2.5, null, "é"] }, empty: {} };
+    const doc = { name: 'Ana "A" Souza', nested: { list: [1, 2.5, null, "é"] }, empty: {} };
     const tags = ["a,b", 'quote"d', "back\\slash", "", "ünï", "NULL"];
     await sql.query(
       "INSERT INTO round_trip VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -158,15 +158,19 @@ async function contract(t: Deno.TestContext, database: Database) {
     // A cancelled booking frees its time.
     await db.update(schema.bookings).set({ status: "CANCELLED" }).where(eq(schema.bookings.id, first.id));
     await db.insert(schema.bookings).values(booking(seed, "2026-03-10T13:00:00Z", "2026-03-10T14:00:00Z"));
-    const holding = await db.select().from(schema.bookings).where(eq(schema.bookings.professionalId, seed.professional.id));
+    const holding = await db.select().from(schema.bookings).where(
+      eq(schema.bookings.professionalId, seed.professional.id),
+    );
     assert.equal(holding.filter((b) => b.status === "CONFIRMED").length, 2);
   });
 
   await t.step("lets exactly one of many concurrent overlapping inserts win", async () => {
     const seed = await seedSalon(database);
     const attempts = await Promise.allSettled(
-      Array.from({ length: 20 }, () =>
-        db.insert(schema.bookings).values(booking(seed, "2026-03-11T13:00:00Z", "2026-03-11T14:00:00Z"))),
+      Array.from(
+        { length: 20 },
+        () => db.insert(schema.bookings).values(booking(seed, "2026-03-11T13:00:00Z", "2026-03-11T14:00:00Z")),
+      ),
     );
     assert.equal(attempts.filter((a) => a.status === "fulfilled").length, 1);
     for (const attempt of attempts.filter((a) => a.status === "rejected")) {

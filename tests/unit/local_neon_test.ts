@@ -15,7 +15,10 @@ Deno.test("beginStatement carries the batch's isolation, access mode and deferra
     beginStatement({ isolationLevel: "Serializable", readOnly: true, deferrable: true }),
     "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE",
   );
-  assert.equal(beginStatement({ isolationLevel: "ReadCommitted", readOnly: false }), "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE");
+  assert.equal(
+    beginStatement({ isolationLevel: "ReadCommitted", readOnly: false }),
+    "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE",
+  );
 });
 
 Deno.test("connection strings on this machine stay local; Neon hosts keep Neon's endpoint", () => {
@@ -35,7 +38,8 @@ Deno.test("connection strings on this machine stay local; Neon hosts keep Neon's
 });
 
 Deno.test("splitStatements splits at breakpoints and drops comment-only pieces", () => {
-  const source = "-- header\nCREATE TABLE a (id int);\n--> statement-breakpoint\n-- only a comment\n--> statement-breakpoint\nSELECT 1;";
+  const source =
+    "-- header\nCREATE TABLE a (id int);\n--> statement-breakpoint\n-- only a comment\n--> statement-breakpoint\nSELECT 1;";
   assert.deepEqual(splitStatements(source), ["-- header\nCREATE TABLE a (id int);", "SELECT 1;"]);
 });
 
@@ -46,12 +50,22 @@ Deno.test("the local endpoint answers as Neon does", async (t) => {
     query(query) {
       calls.push(query);
       if (query.query === "fail") {
-        return Promise.reject(Object.assign(new Error("duplicate key"), { code: "23505", constraint: "x_pkey", detail: "Key (id)=(1)" }));
+        return Promise.reject(
+          Object.assign(new Error("duplicate key"), { code: "23505", constraint: "x_pkey", detail: "Key (id)=(1)" }),
+        );
       }
       return Promise.resolve({
         command: "SELECT",
         rowCount: 1,
-        fields: [{ name: "n", tableID: 0, columnID: 0, dataTypeID: 23, dataTypeSize: 4, dataTypeModifier: -1, format: "text" }],
+        fields: [{
+          name: "n",
+          tableID: 0,
+          columnID: 0,
+          dataTypeID: 23,
+          dataTypeSize: 4,
+          dataTypeModifier: -1,
+          format: "text",
+        }],
         rows: [["1"]],
       });
     },
@@ -65,7 +79,9 @@ Deno.test("the local endpoint answers as Neon does", async (t) => {
     new Request("http://127.0.0.1:5432/sql", { method: "POST", body: JSON.stringify(body), headers });
 
   await t.step("rows as arrays in array mode, as objects otherwise", async () => {
-    const arrays = await (await handleNeonRequest(backend, request({ query: "q", params: [] }, { "Neon-Array-Mode": "true" }))).json();
+    const arrays =
+      await (await handleNeonRequest(backend, request({ query: "q", params: [] }, { "Neon-Array-Mode": "true" })))
+        .json();
     assert.deepEqual(arrays.rows, [["1"]]);
     assert.equal(arrays.rowAsArray, true);
     const objects = await (await handleNeonRequest(backend, request({ query: "q", params: [] }))).json();
@@ -92,7 +108,12 @@ Deno.test("the local endpoint answers as Neon does", async (t) => {
   await t.step("a Postgres error is a 400 carrying its fields", async () => {
     const res = await handleNeonRequest(backend, request({ query: "fail", params: [] }));
     assert.equal(res.status, 400);
-    assert.deepEqual(await res.json(), { message: "duplicate key", code: "23505", detail: "Key (id)=(1)", constraint: "x_pkey" });
+    assert.deepEqual(await res.json(), {
+      message: "duplicate key",
+      code: "23505",
+      detail: "Key (id)=(1)",
+      constraint: "x_pkey",
+    });
   });
 
   await t.step("a malformed request is a 400 that names the problem", async () => {
