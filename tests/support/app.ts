@@ -1,7 +1,7 @@
 /** Builds the real app on a fresh in-memory embedded database, as `main.ts` does. */
 import { loadConfig } from "../../adapters/config.ts";
 import { createLogger, type LogLevel } from "../../adapters/logger.ts";
-import { MemoryStore } from "../../adapters/store.ts";
+import { type KeyValueStore, MemoryStore } from "../../adapters/store.ts";
 import { openDatabase } from "../../db/client.ts";
 import { migrate } from "../../db/migrate.ts";
 import { type AppDeps, createApp } from "../../routes/app.ts";
@@ -14,12 +14,15 @@ export interface TestApp {
 }
 
 /** Returns the app over its own database; `env` overrides configuration variables. */
-export async function makeTestApp(env: Record<string, string> = {}, options: { url?: string } = {}): Promise<TestApp> {
+export async function makeTestApp(
+  env: Record<string, string> = {},
+  options: { url?: string; store?: KeyValueStore } = {},
+): Promise<TestApp> {
   const config = loadConfig({ LOG_LEVEL: "info", ...env });
   const database = await openDatabase({ url: options.url });
   await migrate(database.sql);
   const logLines: Record<string, unknown>[] = [];
   const logger = createLogger(config.LOG_LEVEL as LogLevel, (line) => logLines.push(JSON.parse(line)));
-  const deps: AppDeps = { config, database, store: new MemoryStore(), logger };
+  const deps: AppDeps = { config, database, store: options.store ?? new MemoryStore(), logger };
   return { app: createApp(deps), deps, logLines, close: () => database.close() };
 }

@@ -1,0 +1,66 @@
+/**
+ * The key-value store contract, on the embedded store and on Upstash's client against the machine's
+ * Redis (through an Upstash-REST-compatible endpoint, with a key prefix of its own for this run).
+ */
+import assert from "node:assert/strict";
+import { type KeyValueStore, MemoryStore, UpstashStore } from "../../adapters/store.ts";
+import { makeTestApp } from "../support/app.ts";
+import { redisAvailable, startUpstashEndpoint } from "../support/upstash_endpoint.ts";
+
+async function contract(t: Deno.TestContext, store: KeyValueStore) {
+  await t.step("answers a ping", () => store.ping());
+
+  await t.step("stores a value with an expiry and deletes it", async () => {
+    await store.set("greeting", "olá, mundo", 60);
+    assert.equal(await store.get("greeting"), "olá, mundo");
+    await store.delete("greeting");
+    assert.equal(await store.get("greeting"), null);
+  });
+
+  await t.step("counts concurrent increments exactly", async () => {
+    const counts = await Promise.all(Array.from({ length: 25 }, () => store.increment("counter", 60)));
+    assert.deepEqual(counts.sort((a, b) => a - b), Array.from({ length: 25 }, (_, i) => i + 1));
+  });
+}
+
+Deno.test("the embedded store", (t) => contract(t, new MemoryStore()));
+
+Deno.test({
+  name: "the Upstash store on the machine's Redis",
+  ignore: !(await redisAvailable()),
+  async fn(t) {
+    const endpoint = await startUpstashEndpoint();
+    const prefix = `test:${crypto.randomUUID()}:`;
+    const store = new UpstashStore({ url: endpoint.url, token: endpoint.token, prefix });
+    try {
+      await contract(t, store);
+
+      await t.step("keeps every key under its prefix and sets an expiry on counters", async () => {
+        const [keys] = await endpoint.redis.send([["KEYS", `${prefix}*`]]);
+        assert.deepEqual(keys, [`${prefix}counter`]);
+        const [ttl] = await endpoint.redis.send([["TTL", `${prefix}counter`]]);
+        assert.ok(typeof ttl === "number" && ttl > 0 && ttl <= 60, `ttl ${ttl}`);
+      });
+
+      await t.step("GET /health/redis reports upstash", async () => {
+        const { app, close } = await makeTestApp({ LOG_LEVEL: "silent" }, { store });
+        try {
+          const res = await app.request("/health/redis");
+          assert.equal(res.status, 200);
+          assert.deepEqual((await res.json()).kind, "upstash");
+        } finally {
+          await close();
+        }
+      });
+
+      await t.step("a wrong token is refused", async () => {
+        const wrong = new UpstashStore({ url: endpoint.url, token: "wrong", prefix });
+        await assert.rejects(() => wrong.ping());
+      });
+    } finally {
+      const [keys] = await endpoint.redis.send([["KEYS", `${prefix}*`]]);
+      if (Array.isArray(keys) && keys.length > 0) await endpoint.redis.send([["DEL", ...(keys as string[])]]);
+      await endpoint.stop();
+    }
+  },
+});
