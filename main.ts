@@ -4,7 +4,9 @@
  */
 import { ConfigError, loadConfig } from "./adapters/config.ts";
 import { createLogger } from "./adapters/logger.ts";
+import { PasswordHasher } from "./adapters/passwords.ts";
 import { MemoryStore, UpstashStore } from "./adapters/store.ts";
+import { newOpaqueToken, TokenIssuer } from "./adapters/tokens.ts";
 import { openDatabase } from "./db/client.ts";
 import { migrate } from "./db/migrate.ts";
 import { createApp } from "./routes/app.ts";
@@ -28,7 +30,24 @@ const store = config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN
   ? new UpstashStore({ url: config.UPSTASH_REDIS_REST_URL, token: config.UPSTASH_REDIS_REST_TOKEN })
   : new MemoryStore();
 
-const app = createApp({ config, database, store, logger });
+if (!config.JWT_SECRET) {
+  logger.warn("JWT_SECRET is unset: using a random secret, so sessions end when the process stops");
+}
+const tokens = new TokenIssuer({
+  issuer: config.JWT_ISSUER,
+  audience: config.JWT_AUDIENCE,
+  keys: [
+    { kid: "current", secret: config.JWT_SECRET ?? newOpaqueToken() },
+    ...(config.JWT_PREVIOUS_SECRET ? [{ kid: "previous", secret: config.JWT_PREVIOUS_SECRET }] : []),
+  ],
+});
+const passwords = new PasswordHasher({
+  memoryCost: config.ARGON2_MEMORY_KIB,
+  timeCost: config.ARGON2_ITERATIONS,
+  parallelism: 1,
+});
+
+const app = createApp({ config, database, store, logger, passwords, tokens, now: () => new Date() });
 
 const server = Deno.serve({
   hostname: config.HOST,

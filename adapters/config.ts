@@ -22,6 +22,17 @@ export const configSchema = z.object({
   /** Largest request body accepted, in bytes. */
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(100 * 1024),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  /** HS256 secret for access tokens (32+ bytes); unset: a random one per process (dev only: tokens die with it). */
+  JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+  /** The secret before the last rotation, still accepted so rotation logs nobody out. */
+  JWT_PREVIOUS_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+  /** Header that carries the client's address behind the platform's proxy (Deno Deploy: unset, the peer address is the client). Never X-Forwarded-For unless a trusted proxy sets it. */
+  TRUSTED_PROXY_IP_HEADER: z.string().regex(/^[A-Za-z0-9-]+$/).optional(),
+  JWT_ISSUER: z.string().min(1).default("salon-booking"),
+  JWT_AUDIENCE: z.string().min(1).default("salon-booking-api"),
+  /** argon2id memory in KiB and iterations; stored hashes with other values are rehashed at login. */
+  ARGON2_MEMORY_KIB: z.coerce.number().int().min(1024).max(1048576).default(65536),
+  ARGON2_ITERATIONS: z.coerce.number().int().min(1).max(10).default(3),
 }).superRefine((config, ctx) => {
   if (Boolean(config.UPSTASH_REDIS_REST_URL) !== Boolean(config.UPSTASH_REDIS_REST_TOKEN)) {
     ctx.addIssue({

@@ -27,6 +27,8 @@ export interface TokenIssuerOptions {
 export interface AccessClaims {
   sub: string;
   role: string;
+  /** The session (refresh-token family) the token belongs to: revoking it denies the token at once. */
+  sid: string;
   jti: string;
   exp: number;
   iat: number;
@@ -54,9 +56,9 @@ export class TokenIssuer {
   }
 
   /** Signs an access token for a user; `now` is seconds since the epoch. */
-  async signAccess(claims: { sub: string; role: string; jti: string }, now: number): Promise<string> {
+  async signAccess(claims: { sub: string; role: string; sid: string; jti: string }, now: number): Promise<string> {
     const [current] = this.#options.keys;
-    return await new SignJWT({ role: claims.role })
+    return await new SignJWT({ role: claims.role, sid: claims.sid })
       .setProtectedHeader({ alg: "HS256", kid: current.kid, typ: TYP.access })
       .setSubject(claims.sub)
       .setJti(claims.jti)
@@ -82,7 +84,7 @@ export class TokenIssuer {
         requiredClaims: ["exp", "iat", "jti", "sub"],
         currentDate: new Date(now * 1000),
       });
-      if (typeof payload.role !== "string") throw new InvalidToken("no role");
+      if (typeof payload.role !== "string" || typeof payload.sid !== "string") throw new InvalidToken("claims");
       return payload as unknown as AccessClaims;
     } catch (error) {
       if (error instanceof InvalidToken) throw error;

@@ -12,9 +12,13 @@ import { secureHeaders } from "hono/secure-headers";
 import { SpanStatusCode, trace } from "@opentelemetry/api";
 import type { Config } from "../adapters/config.ts";
 import type { Logger } from "../adapters/logger.ts";
+import type { PasswordHasher } from "../adapters/passwords.ts";
 import type { KeyValueStore } from "../adapters/store.ts";
+import type { TokenIssuer } from "../adapters/tokens.ts";
+import type { Role } from "../domain/access.ts";
 import type { Database } from "../db/client.ts";
 import { ApiError, type ErrorCode, fieldErrors, problemBody, problemResponse } from "./errors.ts";
+import { registerAuth } from "./auth.ts";
 import { registerHealth } from "./health.ts";
 
 /** What the app is built from: configuration and the adapters `main.ts` chose. */
@@ -23,6 +27,10 @@ export interface AppDeps {
   database: Database;
   store: KeyValueStore;
   logger: Logger;
+  passwords: PasswordHasher;
+  tokens: TokenIssuer;
+  /** The clock: the only place the app reads the time. */
+  now: () => Date;
 }
 
 export interface AppEnv {
@@ -30,6 +38,7 @@ export interface AppEnv {
     services: AppDeps;
     requestId: string;
     userId?: string;
+    auth?: { userId: string; role: Role; sessionId: string };
   };
 }
 
@@ -199,6 +208,7 @@ export function createApp(deps: AppDeps): App {
   });
 
   registerHealth(app);
+  registerAuth(app);
 
   app.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",

@@ -1,7 +1,9 @@
 /** Builds the real app on a fresh in-memory embedded database, as `main.ts` does. */
 import { loadConfig } from "../../adapters/config.ts";
 import { createLogger, type LogLevel } from "../../adapters/logger.ts";
+import { PasswordHasher } from "../../adapters/passwords.ts";
 import { type KeyValueStore, MemoryStore } from "../../adapters/store.ts";
+import { TokenIssuer } from "../../adapters/tokens.ts";
 import { openDatabase } from "../../db/client.ts";
 import { migrate } from "../../db/migrate.ts";
 import { type AppDeps, createApp } from "../../routes/app.ts";
@@ -16,13 +18,26 @@ export interface TestApp {
 /** Returns the app over its own database; `env` overrides configuration variables. */
 export async function makeTestApp(
   env: Record<string, string> = {},
-  options: { url?: string; store?: KeyValueStore } = {},
+  options: { url?: string; store?: KeyValueStore; now?: () => Date } = {},
 ): Promise<TestApp> {
   const config = loadConfig({ LOG_LEVEL: "info", ...env });
   const database = await openDatabase({ url: options.url });
   await migrate(database.sql);
   const logLines: Record<string, unknown>[] = [];
   const logger = createLogger(config.LOG_LEVEL as LogLevel, (line) => logLines.push(JSON.parse(line)));
-  const deps: AppDeps = { config, database, store: options.store ?? new MemoryStore(), logger };
+  const deps: AppDeps = {
+    config,
+    database,
+    store: options.store ?? new MemoryStore(),
+    logger,
+    // Small argon2 parameters keep the suite fast; production parameters are the config defaults.
+    passwords: new PasswordHasher({ memoryCost: 1024, timeCost: 1, parallelism: 1 }),
+    tokens: new TokenIssuer({
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
+      keys: [{ kid: "current", secret: "test-secret-0123456789abcdef0123456789" }],
+    }),
+    now: options.now ?? (() => new Date()),
+  };
   return { app: createApp(deps), deps, logLines, close: () => database.close() };
 }

@@ -7,7 +7,7 @@ const PREVIOUS = { kid: "k1", secret: "previous-secret-previous-secret-previous"
 const NOW = 1_800_000_000;
 const options = { issuer: "salon-booking", audience: "salon-booking-api", keys: [CURRENT, PREVIOUS] };
 const issuer = new TokenIssuer(options);
-const claims = { sub: crypto.randomUUID(), role: "CLIENT", jti: crypto.randomUUID() };
+const claims = { sub: crypto.randomUUID(), role: "CLIENT", sid: crypto.randomUUID(), jti: crypto.randomUUID() };
 
 async function refused(token: string, now = NOW) {
   await assert.rejects(() => issuer.verifyAccess(token, now), InvalidToken);
@@ -19,6 +19,7 @@ Deno.test("access tokens", async (t) => {
     assert.equal(verified.sub, claims.sub);
     assert.equal(verified.role, "CLIENT");
     assert.equal(verified.jti, claims.jti);
+    assert.equal(verified.sid, claims.sid);
     assert.equal(verified.exp, NOW + ACCESS_TOKEN_SECONDS);
   });
 

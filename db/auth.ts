@@ -1,0 +1,187 @@
+/** Queries for accounts and sessions. Each state change is one batch together with its audit event. */
+import { and, eq, isNull, sql } from "drizzle-orm";
+import type { Db } from "./client.ts";
+import { auditEvents, refreshTokenFamilies, refreshTokens, users } from "./schema.ts";
+
+export type UserRow = typeof users.$inferSelect;
+
+/** Who did something, from where: copied into audit events. */
+export interface AuditContext {
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string;
+}
+
+function audit(
+  db: Db,
+  context: AuditContext,
+  event: { actorId: string | null; action: string; entityId: string | null; data?: Record<string, unknown> },
+) {
+  return db.insert(auditEvents).values({
+    actorId: event.actorId,
+    action: event.action,
+    entityType: "user",
+    entityId: event.entityId,
+    ip: context.ip,
+    requestId: context.requestId,
+    data: { user_agent: context.userAgent, ...event.data },
+  });
+}
+
+/** Returns the user with this (normalised) email, if any. */
+export async function findUserByEmail(db: Db, email: string): Promise<UserRow | undefined> {
+  const [row] = await db.select().from(users).where(eq(users.email, email)).limit(1);
+  return row;
+}
+
+/** Returns the user with this id, if any. */
+export async function findUserById(db: Db, id: string): Promise<UserRow | undefined> {
+  const [row] = await db.select().from(users).where(eq(users.id, id)).limit(1);
+  return row;
+}
+
+export interface NewSession {
+  familyId: string;
+  refreshTokenHash: string;
+  refreshExpiresAt: Date;
+}
+
+/** Creates a user and their first session, with the audit event, in one batch. */
+export async function insertUserWithSession(
+  db: Db,
+  user: Pick<typeof users.$inferInsert, "id" | "email" | "passwordHash" | "fullName" | "phone" | "role">,
+  session: NewSession,
+  context: AuditContext,
+): Promise<UserRow> {
+  const [[row]] = await db.batch([
+    db.insert(users).values(user).returning(),
+    db.insert(refreshTokenFamilies).values({ id: session.familyId, userId: user.id! }),
+    db.insert(refreshTokens).values({
+      familyId: session.familyId,
+      tokenHash: session.refreshTokenHash,
+      expiresAt: session.refreshExpiresAt,
+    }),
+    audit(db, context, { actorId: user.id!, action: "auth.register", entityId: user.id!, data: { role: user.role } }),
+  ]);
+  return row;
+}
+
+/** Starts a session after a successful login (optionally storing a rehashed password). */
+export async function recordLogin(
+  db: Db,
+  user: UserRow,
+  session: NewSession,
+  context: AuditContext & { now: Date; rehashedPassword?: string },
+): Promise<void> {
+  await db.batch([
+    db.update(users).set({
+      lastLoginAt: context.now,
+      updatedAt: context.now,
+      ...(context.rehashedPassword ? { passwordHash: context.rehashedPassword } : {}),
+    }).where(eq(users.id, user.id)),
+    db.insert(refreshTokenFamilies).values({ id: session.familyId, userId: user.id }),
+    db.insert(refreshTokens).values({
+      familyId: session.familyId,
+      tokenHash: session.refreshTokenHash,
+      expiresAt: session.refreshExpiresAt,
+    }),
+    audit(db, context, { actorId: user.id, action: "auth.login", entityId: user.id }),
+  ]);
+}
+
+/** Records a failed login (the user id when the email is known; nothing personal otherwise). */
+export async function recordLoginFailure(db: Db, userId: string | null, context: AuditContext): Promise<void> {
+  await audit(db, context, { actorId: userId, action: "auth.login_failed", entityId: userId });
+}
+
+/** A refresh token with its family and user, as a refresh needs them. */
+export interface RefreshTokenRecord {
+  tokenId: string;
+  familyId: string;
+  usedAt: Date | null;
+  expiresAt: Date;
+  familyRevokedAt: Date | null;
+  user: UserRow;
+}
+
+/** Looks a refresh token up by its hash. */
+export async function findRefreshToken(db: Db, tokenHash: string): Promise<RefreshTokenRecord | undefined> {
+  const [row] = await db.select({
+    tokenId: refreshTokens.id,
+    familyId: refreshTokens.familyId,
+    usedAt: refreshTokens.usedAt,
+    expiresAt: refreshTokens.expiresAt,
+    familyRevokedAt: refreshTokenFamilies.revokedAt,
+    user: users,
+  }).from(refreshTokens)
+    .innerJoin(refreshTokenFamilies, eq(refreshTokenFamilies.id, refreshTokens.familyId))
+    .innerJoin(users, eq(users.id, refreshTokenFamilies.userId))
+    .where(eq(refreshTokens.tokenHash, tokenHash))
+    .limit(1);
+  return row;
+}
+
+/**
+ * Rotates a refresh token: marks it used and issues its successor in one statement, only if it was
+ * still unused. Returns false when another request used it first (then it counts as reuse).
+ */
+export async function rotateRefreshToken(
+  db: Db,
+  tokenId: string,
+  next: { tokenHash: string; expiresAt: Date },
+  now: Date,
+): Promise<boolean> {
+  const rows = await db.execute(sql`
+    WITH used AS (
+      UPDATE ${refreshTokens} SET used_at = ${now.toISOString()}
+      WHERE id = ${tokenId} AND used_at IS NULL
+      RETURNING family_id
+    )
+    INSERT INTO ${refreshTokens} (family_id, token_hash, expires_at)
+    SELECT family_id, ${next.tokenHash}, ${next.expiresAt.toISOString()} FROM used
+    RETURNING id`);
+  return rows.rows.length === 1;
+}
+
+/** Revokes a session family (logout, or a refresh token presented twice), with its audit event. */
+export async function revokeFamily(
+  db: Db,
+  familyId: string,
+  userId: string,
+  reason: "logout" | "reuse" | "password_change" | "password_reset",
+  context: AuditContext & { now: Date },
+): Promise<void> {
+  await db.batch([
+    db.update(refreshTokenFamilies).set({ revokedAt: context.now, revokedReason: reason })
+      .where(and(eq(refreshTokenFamilies.id, familyId), isNull(refreshTokenFamilies.revokedAt))),
+    audit(db, context, {
+      actorId: userId,
+      action: reason === "reuse" ? "auth.refresh_reuse" : `auth.${reason}`,
+      entityId: userId,
+      data: { family_id: familyId },
+    }),
+  ]);
+}
+
+/** What an authenticated request needs to know about its token's user and session. */
+export interface SessionState {
+  userId: string;
+  role: UserRow["role"];
+  active: boolean;
+  sessionRevoked: boolean;
+}
+
+/** Reads the user and session behind an access token in one query (deactivation and logout act at once). */
+export async function sessionState(db: Db, userId: string, familyId: string): Promise<SessionState | undefined> {
+  const [row] = await db.select({
+    userId: users.id,
+    role: users.role,
+    active: users.active,
+    familyRevokedAt: refreshTokenFamilies.revokedAt,
+  }).from(users)
+    .innerJoin(refreshTokenFamilies, eq(refreshTokenFamilies.userId, users.id))
+    .where(and(eq(users.id, userId), eq(refreshTokenFamilies.id, familyId)))
+    .limit(1);
+  if (!row) return undefined;
+  return { userId: row.userId, role: row.role, active: row.active, sessionRevoked: row.familyRevokedAt !== null };
+}

@@ -1,0 +1,287 @@
+/** Accounts and sessions: register, login, refresh (rotating, with reuse detection), logout, me. */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { createMiddleware } from "hono/factory";
+import {
+  ACCESS_TOKEN_SECONDS,
+  hashToken,
+  InvalidToken,
+  newOpaqueToken,
+  REFRESH_TOKEN_SECONDS,
+} from "../adapters/tokens.ts";
+import {
+  type AuditContext,
+  findRefreshToken,
+  findUserByEmail,
+  insertUserWithSession,
+  recordLogin,
+  recordLoginFailure,
+  revokeFamily,
+  rotateRefreshToken,
+  sessionState,
+  type UserRow,
+} from "../db/auth.ts";
+import { findUserById } from "../db/auth.ts";
+import { isUniqueViolation } from "../db/errors.ts";
+import { normaliseEmail, passwordProblems } from "../domain/credentials.ts";
+import { type Role, SELF_SERVICE_ROLES } from "../domain/access.ts";
+import type { App, AppEnv } from "./app.ts";
+import { ApiError, bodyErrorResponses, errorResponses } from "./errors.ts";
+
+const email = z.string().trim().toLowerCase().pipe(z.email().max(254)).openapi({ example: "ana@example.com" });
+const password = z.string().superRefine((value, ctx) => {
+  for (const message of passwordProblems(value)) ctx.addIssue({ code: "custom", message });
+}).openapi({
+  example: "Secret123",
+  description: "8 to 128 characters with a lower-case letter, an upper-case letter and a digit",
+});
+
+const registerBody = z.object({
+  email,
+  password,
+  full_name: z.string().trim().min(1).max(200),
+  phone: z.string().trim().regex(/^\+?[0-9 ()-]{6,20}$/, "must be a phone number").optional(),
+  role: z.enum(SELF_SERVICE_ROLES as [Role, ...Role[]]).default("CLIENT")
+    .openapi({ description: "CLIENT or SALON_OWNER; other roles are granted by an owner or an admin" }),
+}).strict().openapi("RegisterRequest");
+
+const loginBody = z.object({ email, password: z.string().min(1).max(1024) }).strict().openapi("LoginRequest");
+const refreshBody = z.object({ refresh_token: z.string().min(1).max(512) }).strict().openapi("RefreshRequest");
+
+export const tokenPairSchema = z.object({
+  access_token: z.string(),
+  refresh_token: z.string(),
+  token_type: z.literal("Bearer"),
+  expires_in: z.number().int().openapi({ example: ACCESS_TOKEN_SECONDS }),
+}).openapi("TokenPair");
+
+export const userSchema = z.object({
+  id: z.uuid(),
+  email: z.string(),
+  full_name: z.string(),
+  phone: z.string().nullable(),
+  role: z.enum(["CLIENT", "PROFESSIONAL", "SALON_OWNER", "ADMIN"]),
+  verified: z.boolean(),
+  active: z.boolean(),
+  created_at: z.string().openapi({ example: "2026-03-08T15:00:00Z" }),
+}).openapi("User");
+
+/** Shapes a user row for the API. */
+export function toUser(row: UserRow): z.infer<typeof userSchema> {
+  return userSchema.parse({
+    id: row.id,
+    email: row.email,
+    full_name: row.fullName,
+    phone: row.phone,
+    role: row.role,
+    verified: row.verified,
+    active: row.active,
+    created_at: row.createdAt.toISOString(),
+  });
+}
+
+const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
+const tags = ["Auth"];
+const problem401 = { description: "Not authenticated", content: bodyErrorResponses[400].content };
+const problem409 = { description: "Conflict", content: bodyErrorResponses[400].content };
+
+const register = createRoute({
+  method: "post",
+  path: "/api/v1/auth/register",
+  operationId: "register",
+  summary: "Create a CLIENT or SALON_OWNER account and start a session",
+  tags,
+  security: [],
+  request: { body: { required: true, ...json(registerBody) } },
+  responses: {
+    201: { description: "Registered", ...json(tokenPairSchema) },
+    409: problem409,
+    ...bodyErrorResponses,
+  },
+});
+
+const login = createRoute({
+  method: "post",
+  path: "/api/v1/auth/login",
+  operationId: "login",
+  summary: "Start a session with email and password",
+  tags,
+  security: [],
+  request: { body: { required: true, ...json(loginBody) } },
+  responses: { 200: { description: "Signed in", ...json(tokenPairSchema) }, 401: problem401, ...bodyErrorResponses },
+});
+
+const refresh = createRoute({
+  method: "post",
+  path: "/api/v1/auth/refresh",
+  operationId: "refreshSession",
+  summary: "Exchange a refresh token for a new pair (a reused token ends its whole session)",
+  tags,
+  security: [],
+  request: { body: { required: true, ...json(refreshBody) } },
+  responses: { 200: { description: "Rotated", ...json(tokenPairSchema) }, 401: problem401, ...bodyErrorResponses },
+});
+
+const logout = createRoute({
+  method: "post",
+  path: "/api/v1/auth/logout",
+  operationId: "logout",
+  summary: "End this session: its refresh and access tokens stop working at once",
+  tags,
+  responses: { 204: { description: "Signed out" }, 401: problem401, ...errorResponses },
+});
+
+const me = createRoute({
+  method: "get",
+  path: "/api/v1/users/me",
+  operationId: "getMe",
+  summary: "The signed-in user",
+  tags: ["Users"],
+  responses: { 200: { description: "The user", ...json(userSchema) }, 401: problem401, ...errorResponses },
+});
+
+function unauthorized(detail = "Authentication required: send a valid Bearer access token"): ApiError {
+  return new ApiError("unauthorized", detail, { headers: { "WWW-Authenticate": 'Bearer realm="api"' } });
+}
+
+/** The caller's address: the configured trusted proxy header, else the socket's peer. */
+export function clientIp(c: Context<AppEnv>): string | null {
+  const header = c.var.services.config.TRUSTED_PROXY_IP_HEADER;
+  if (header) return c.req.header(header)?.split(",")[0].trim() || null;
+  const info = c.env as { remoteAddr?: { hostname?: string } } | undefined;
+  return info?.remoteAddr?.hostname ?? null;
+}
+
+function auditContext(c: Context<AppEnv>): AuditContext {
+  return { ip: clientIp(c), userAgent: c.req.header("user-agent")?.slice(0, 300) ?? null, requestId: c.var.requestId };
+}
+
+async function issuePair(c: Context<AppEnv>, user: { id: string; role: string }, familyId: string) {
+  const { tokens, now } = c.var.services;
+  const refreshToken = newOpaqueToken();
+  const seconds = Math.floor(now().getTime() / 1000);
+  const accessToken = await tokens.signAccess(
+    { sub: user.id, role: user.role, sid: familyId, jti: crypto.randomUUID() },
+    seconds,
+  );
+  return {
+    pair: {
+      access_token: accessToken,
+      refresh_token: refreshToken,
+      token_type: "Bearer" as const,
+      expires_in: ACCESS_TOKEN_SECONDS,
+    },
+    session: {
+      familyId,
+      refreshTokenHash: await hashToken(refreshToken),
+      refreshExpiresAt: new Date(now().getTime() + REFRESH_TOKEN_SECONDS * 1000),
+    },
+  };
+}
+
+/** Requires a valid access token of an active user whose session is live; sets `auth` and `userId`. */
+export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
+  const header = c.req.header("authorization");
+  const match = header ? /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header) : null;
+  if (!match) throw unauthorized();
+  const { tokens, database, now } = c.var.services;
+  let claims;
+  try {
+    claims = await tokens.verifyAccess(match[1], Math.floor(now().getTime() / 1000));
+  } catch (error) {
+    if (error instanceof InvalidToken) throw unauthorized("Access token is invalid or expired");
+    throw error;
+  }
+  const state = await sessionState(database.db, claims.sub, claims.sid);
+  if (!state || !state.active || state.sessionRevoked) throw unauthorized("Session has ended: sign in again");
+  c.set("userId", state.userId);
+  c.set("auth", { userId: state.userId, role: state.role, sessionId: claims.sid });
+  await next();
+});
+
+/** Registers the account and session routes. */
+export function registerAuth(app: App): void {
+  app.openapi(register, async (c) => {
+    const body = c.req.valid("json");
+    const { passwords, database } = c.var.services;
+    const userId = crypto.randomUUID();
+    const { pair, session } = await issuePair(c, { id: userId, role: body.role }, crypto.randomUUID());
+    try {
+      await insertUserWithSession(
+        database.db,
+        {
+          id: userId,
+          email: normaliseEmail(body.email),
+          passwordHash: await passwords.hash(body.password),
+          fullName: body.full_name,
+          phone: body.phone ?? null,
+          role: body.role,
+        },
+        session,
+        auditContext(c),
+      );
+    } catch (error) {
+      if (isUniqueViolation(error, "users_email_key")) {
+        throw new ApiError("conflict", "Cannot register: an account with this email exists", {
+          errors: [{ path: "email", message: "is already registered" }],
+        });
+      }
+      throw error;
+    }
+    c.header("Location", "/api/v1/users/me");
+    return c.json(pair, 201);
+  });
+
+  app.openapi(login, async (c) => {
+    const body = c.req.valid("json");
+    const { passwords, database, now } = c.var.services;
+    const user = await findUserByEmail(database.db, normaliseEmail(body.email));
+    const valid = await passwords.verify(user?.passwordHash ?? null, body.password);
+    if (!user || !valid || !user.active) {
+      await recordLoginFailure(database.db, user?.id ?? null, auditContext(c));
+      throw unauthorized("Cannot sign in: email or password is wrong");
+    }
+    const { pair, session } = await issuePair(c, user, crypto.randomUUID());
+    const rehashedPassword = passwords.needsRehash(user.passwordHash) ? await passwords.hash(body.password) : undefined;
+    await recordLogin(database.db, user, session, { ...auditContext(c), now: now(), rehashedPassword });
+    return c.json(pair, 200);
+  });
+
+  app.openapi(refresh, async (c) => {
+    const { refresh_token } = c.req.valid("json");
+    const { database, now } = c.var.services;
+    const record = await findRefreshToken(database.db, await hashToken(refresh_token));
+    const refused = unauthorized("Refresh token is invalid, expired or already used: sign in again");
+    if (!record || record.familyRevokedAt || !record.user.active || record.expiresAt <= now()) throw refused;
+    if (record.usedAt) {
+      await revokeFamily(database.db, record.familyId, record.user.id, "reuse", { ...auditContext(c), now: now() });
+      throw refused;
+    }
+    const { pair, session } = await issuePair(c, record.user, record.familyId);
+    const rotated = await rotateRefreshToken(database.db, record.tokenId, {
+      tokenHash: session.refreshTokenHash,
+      expiresAt: session.refreshExpiresAt,
+    }, now());
+    if (!rotated) {
+      // Another request used this token first: the same token presented twice is reuse.
+      await revokeFamily(database.db, record.familyId, record.user.id, "reuse", { ...auditContext(c), now: now() });
+      throw refused;
+    }
+    return c.json(pair, 200);
+  });
+
+  app.use(logout.path, requireUser);
+  app.openapi(logout, async (c) => {
+    const auth = c.var.auth!;
+    const { database, now } = c.var.services;
+    await revokeFamily(database.db, auth.sessionId, auth.userId, "logout", { ...auditContext(c), now: now() });
+    return c.body(null, 204);
+  });
+
+  app.use(me.path, requireUser);
+  app.openapi(me, async (c) => {
+    const user = await findUserById(c.var.services.database.db, c.var.auth!.userId);
+    if (!user) throw unauthorized();
+    return c.json(toUser(user), 200);
+  });
+}
