@@ -28,6 +28,11 @@ export const configSchema = z.object({
   JWT_PREVIOUS_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
   /** Header that carries the client's address behind the platform's proxy (Deno Deploy: unset, the peer address is the client). Never X-Forwarded-For unless a trusted proxy sets it. */
   TRUSTED_PROXY_IP_HEADER: z.string().regex(/^[A-Za-z0-9-]+$/).optional(),
+  RATE_LIMIT_LOGIN_PER_MINUTE: z.coerce.number().int().min(1).default(5),
+  RATE_LIMIT_API_PER_MINUTE: z.coerce.number().int().min(1).default(100),
+  RATE_LIMIT_REPORTS_PER_MINUTE: z.coerce.number().int().min(1).default(20),
+  /** How long a request waits for the key-value store before the rate limit fails open or closed. */
+  STORE_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(300),
   JWT_ISSUER: z.string().min(1).default("salon-booking"),
   JWT_AUDIENCE: z.string().min(1).default("salon-booking-api"),
   /** argon2id memory in KiB and iterations; stored hashes with other values are rehashed at login. */

@@ -18,7 +18,8 @@ import type { TokenIssuer } from "../adapters/tokens.ts";
 import type { Role } from "../domain/access.ts";
 import type { Database } from "../db/client.ts";
 import { ApiError, type ErrorCode, fieldErrors, problemBody, problemResponse } from "./errors.ts";
-import { registerAuth } from "./auth.ts";
+import { clientIp, registerAuth } from "./auth.ts";
+import { apiRateLimit } from "./rate_limit.ts";
 import { registerHealth } from "./health.ts";
 
 /** What the app is built from: configuration and the adapters `main.ts` chose. */
@@ -164,6 +165,8 @@ export function createApp(deps: AppDeps): App {
     }
     await next();
   });
+
+  app.use("/api/*", apiRateLimit(clientIp, "api-ip"));
 
   app.onError((error, c) => {
     const requestId = c.get("requestId") ?? crypto.randomUUID();

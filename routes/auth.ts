@@ -27,6 +27,7 @@ import { normaliseEmail, passwordProblems } from "../domain/credentials.ts";
 import { type Role, SELF_SERVICE_ROLES } from "../domain/access.ts";
 import type { App, AppEnv } from "./app.ts";
 import { ApiError, bodyErrorResponses, errorResponses } from "./errors.ts";
+import { apiRateLimit, countOnly, rateLimited, rateWindow } from "./rate_limit.ts";
 
 const email = z.string().trim().toLowerCase().pipe(z.email().max(254)).openapi({ example: "ana@example.com" });
 const password = z.string().superRefine((value, ctx) => {
@@ -108,7 +109,12 @@ const login = createRoute({
   tags,
   security: [],
   request: { body: { required: true, ...json(loginBody) } },
-  responses: { 200: { description: "Signed in", ...json(tokenPairSchema) }, 401: problem401, ...bodyErrorResponses },
+  responses: {
+    200: { description: "Signed in", ...json(tokenPairSchema) },
+    401: problem401,
+    503: { description: "The rate-limit store is unavailable", content: bodyErrorResponses[400].content },
+    ...bodyErrorResponses,
+  },
 });
 
 const refresh = createRoute({
@@ -196,8 +202,35 @@ export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   if (!state || !state.active || state.sessionRevoked) throw unauthorized("Session has ended: sign in again");
   c.set("userId", state.userId);
   c.set("auth", { userId: state.userId, role: state.role, sessionId: claims.sid });
-  await next();
+  await perUserLimit(c, next);
 });
+
+const perUserLimit = apiRateLimit((c) => c.var.auth?.userId ?? null, "api-user");
+
+/** Refuses a login attempt when its address or email has failed too often; fails closed. */
+async function checkLoginLimit(c: Context<AppEnv>, email: string): Promise<void> {
+  const deps = c.var.services;
+  const limit = deps.config.RATE_LIMIT_LOGIN_PER_MINUTE;
+  let decisions;
+  try {
+    decisions = await Promise.all([
+      rateWindow(deps, { name: "login-ip", id: clientIp(c) ?? "unknown", limit, count: false }),
+      rateWindow(deps, { name: "login-email", id: email, limit, count: false }),
+    ]);
+  } catch (error) {
+    deps.logger.error("login rate limit unavailable: login refused", { error: String(error) });
+    throw new ApiError("unavailable", "Cannot sign in right now: try again shortly", {
+      headers: { "Retry-After": "5" },
+    });
+  }
+  const refused = decisions.find((d) => !d.allowed);
+  if (refused) throw rateLimited(refused, "failed sign-in attempts");
+}
+
+async function countLoginFailure(c: Context<AppEnv>, email: string): Promise<void> {
+  const deps = c.var.services;
+  await Promise.all([countOnly(deps, "login-ip", clientIp(c) ?? "unknown"), countOnly(deps, "login-email", email)]);
+}
 
 /** Registers the account and session routes. */
 export function registerAuth(app: App): void {
@@ -235,9 +268,13 @@ export function registerAuth(app: App): void {
   app.openapi(login, async (c) => {
     const body = c.req.valid("json");
     const { passwords, database, now } = c.var.services;
-    const user = await findUserByEmail(database.db, normaliseEmail(body.email));
+    const normalised = normaliseEmail(body.email);
+    // Only failures count toward the login limit, so a successful login never locks anyone out.
+    await checkLoginLimit(c, normalised);
+    const user = await findUserByEmail(database.db, normalised);
     const valid = await passwords.verify(user?.passwordHash ?? null, body.password);
     if (!user || !valid || !user.active) {
+      await countLoginFailure(c, normalised);
       await recordLoginFailure(database.db, user?.id ?? null, auditContext(c));
       throw unauthorized("Cannot sign in: email or password is wrong");
     }

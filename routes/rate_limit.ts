@@ -1,0 +1,101 @@
+/**
+ * Rate limits over the key-value store (eSalão source: login 5/min, API 100/min, reports 20/min).
+ * Store calls are bounded by a timeout: the login limit fails closed (503), the general API limit
+ * fails open with a logged warning; a request never hangs on the store.
+ */
+import type { Context } from "hono";
+import { createMiddleware } from "hono/factory";
+import { type RateDecision, slidingWindow } from "../domain/rate_limit.ts";
+import type { AppDeps, AppEnv } from "./app.ts";
+import { ApiError } from "./errors.ts";
+
+const WINDOW_MS = 60_000;
+
+class StoreTimeout extends Error {
+  override name = "StoreTimeout";
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StoreTimeout(`store did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Reads (and with `count`, adds this request to) the sliding window of `name` for `id`.
+ * Throws when the store fails or is slow.
+ */
+export async function rateWindow(
+  deps: AppDeps,
+  options: { name: string; id: string; limit: number; count: boolean },
+): Promise<RateDecision> {
+  const nowMs = deps.now().getTime();
+  const index = Math.floor(nowMs / WINDOW_MS);
+  const key = (i: number) => `rl:${options.name}:${options.id}:${i}`;
+  const ttlSeconds = (2 * WINDOW_MS) / 1000;
+  const [current, previous] = await withTimeout(
+    Promise.all([
+      options.count ? deps.store.increment(key(index), ttlSeconds) : deps.store.get(key(index)).then(Number),
+      deps.store.get(key(index - 1)).then(Number),
+    ]),
+    deps.config.STORE_TIMEOUT_MS,
+  );
+  return slidingWindow({
+    limit: options.limit,
+    windowMs: WINDOW_MS,
+    elapsedMs: nowMs - index * WINDOW_MS,
+    // An unrecorded check counts as if this request were added.
+    current: options.count ? current : current + 1,
+    previous,
+  });
+}
+
+/** Adds one to a window without deciding (a failed login). Errors are logged, not raised. */
+export async function countOnly(deps: AppDeps, name: string, id: string): Promise<void> {
+  const index = Math.floor(deps.now().getTime() / WINDOW_MS);
+  await withTimeout(
+    deps.store.increment(`rl:${name}:${id}:${index}`, (2 * WINDOW_MS) / 1000),
+    deps.config.STORE_TIMEOUT_MS,
+  )
+    .catch((error) => deps.logger.warn("rate limit store failed", { limit: name, error: String(error) }));
+}
+
+/** Writes the RateLimit-* headers of the tightest decision. */
+export function setRateHeaders(c: Context<AppEnv>, decision: RateDecision): void {
+  c.header("RateLimit-Limit", String(decision.limit));
+  c.header("RateLimit-Remaining", String(decision.remaining));
+  c.header("RateLimit-Reset", String(decision.resetSeconds));
+}
+
+/** The 429 answer for a refused decision. */
+export function rateLimited(decision: RateDecision, what: string): ApiError {
+  return new ApiError("rate_limited", `Too many ${what}: retry in ${decision.retryAfterSeconds} s`, {
+    headers: {
+      "Retry-After": String(decision.retryAfterSeconds),
+      "RateLimit-Limit": String(decision.limit),
+      "RateLimit-Remaining": "0",
+      "RateLimit-Reset": String(decision.resetSeconds),
+    },
+  });
+}
+
+/** Limits `/api` requests per client address (and per user, once authenticated); fails open. */
+export function apiRateLimit(subject: (c: Context<AppEnv>) => string | null, name: string) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const deps = c.var.services;
+    const id = subject(c);
+    if (id !== null) {
+      let decision: RateDecision | undefined;
+      try {
+        decision = await rateWindow(deps, { name, id, limit: deps.config.RATE_LIMIT_API_PER_MINUTE, count: true });
+      } catch (error) {
+        deps.logger.warn("rate limit store failed: request allowed", { limit: name, error: String(error) });
+      }
+      if (decision && !decision.allowed) throw rateLimited(decision, "requests");
+      if (decision) setRateHeaders(c, decision);
+    }
+    await next();
+  });
+}
