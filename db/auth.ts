@@ -185,3 +185,89 @@ export async function sessionState(db: Db, userId: string, familyId: string): Pr
   if (!row) return undefined;
   return { userId: row.userId, role: row.role, active: row.active, sessionRevoked: row.familyRevokedAt !== null };
 }
+
+/** Updates a user's own profile fields. */
+export async function updateProfile(
+  db: Db,
+  userId: string,
+  fields: Partial<Pick<UserRow, "fullName" | "phone" | "locale">>,
+  now: Date,
+): Promise<UserRow | undefined> {
+  const [row] = await db.update(users).set({ ...fields, updatedAt: now }).where(eq(users.id, userId)).returning();
+  return row;
+}
+
+/** Stores a new password hash and ends every other session of the user, with the audit event. */
+export async function changePassword(
+  db: Db,
+  userId: string,
+  passwordHash: string,
+  keepSessionId: string | null,
+  reason: "password_change" | "password_reset",
+  context: AuditContext & { now: Date },
+): Promise<void> {
+  const others = keepSessionId
+    ? and(eq(refreshTokenFamilies.userId, userId), isNull(refreshTokenFamilies.revokedAt), sql`${refreshTokenFamilies.id} <> ${keepSessionId}`)
+    : and(eq(refreshTokenFamilies.userId, userId), isNull(refreshTokenFamilies.revokedAt));
+  await db.batch([
+    db.update(users).set({ passwordHash, updatedAt: context.now }).where(eq(users.id, userId)),
+    db.update(refreshTokenFamilies).set({ revokedAt: context.now, revokedReason: reason }).where(others),
+    audit(db, context, { actorId: userId, action: `auth.${reason}`, entityId: userId }),
+  ]);
+}
+
+/** An admin's change of a user's role or active flag, with the audit event (from and to). */
+export async function adminUpdateUser(
+  db: Db,
+  target: UserRow,
+  changes: { role?: UserRow["role"]; active?: boolean },
+  actorId: string,
+  context: AuditContext & { now: Date },
+): Promise<UserRow> {
+  const events = [];
+  if (changes.role !== undefined && changes.role !== target.role) {
+    events.push(audit(db, context, {
+      actorId,
+      action: "user.role_changed",
+      entityId: target.id,
+      data: { from: target.role, to: changes.role },
+    }));
+  }
+  if (changes.active !== undefined && changes.active !== target.active) {
+    events.push(audit(db, context, {
+      actorId,
+      action: changes.active ? "user.activated" : "user.deactivated",
+      entityId: target.id,
+      data: { from: target.active, to: changes.active },
+    }));
+  }
+  const [[row]] = await db.batch([
+    db.update(users).set({ ...changes, updatedAt: context.now }).where(eq(users.id, target.id)).returning(),
+    ...events,
+  ]);
+  return row;
+}
+
+/** One page of users for admins, newest first, after the cursor's position. */
+export async function listUsers(
+  db: Db,
+  filters: { role?: UserRow["role"]; active?: boolean; q?: string },
+  page: { limit: number; after?: { createdAt: string; id: string } },
+): Promise<{ user: UserRow; position: { createdAt: string; id: string } }[]> {
+  const conditions = [
+    filters.role ? eq(users.role, filters.role) : undefined,
+    filters.active !== undefined ? eq(users.active, filters.active) : undefined,
+    filters.q ? sql`(${users.email} ILIKE ${"%" + escapeLike(filters.q) + "%"} OR ${users.fullName} ILIKE ${"%" + escapeLike(filters.q) + "%"})` : undefined,
+    page.after
+      ? sql`(${users.createdAt}, ${users.id}) < (${page.after.createdAt}::timestamptz, ${page.after.id}::uuid)`
+      : undefined,
+  ];
+  // The position keeps microseconds (a Date would drop them and skip rows between pages).
+  const rows = await db.select({ user: users, at: sql<string>`${users.createdAt}::text` }).from(users)
+    .where(and(...conditions)).orderBy(sql`${users.createdAt} DESC, ${users.id} DESC`).limit(page.limit);
+  return rows.map((row) => ({ user: row.user, position: { createdAt: row.at, id: row.user.id } }));
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}

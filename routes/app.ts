@@ -20,6 +20,7 @@ import type { Database } from "../db/client.ts";
 import { ApiError, type ErrorCode, fieldErrors, problemBody, problemResponse } from "./errors.ts";
 import { clientIp, registerAuth } from "./auth.ts";
 import { apiRateLimit } from "./rate_limit.ts";
+import { registerUsers } from "./users.ts";
 import { registerHealth } from "./health.ts";
 
 /** What the app is built from: configuration and the adapters `main.ts` chose. */
@@ -212,6 +213,7 @@ export function createApp(deps: AppDeps): App {
 
   registerHealth(app);
   registerAuth(app);
+  registerUsers(app);
 
   app.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",

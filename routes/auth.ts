@@ -21,7 +21,6 @@ import {
   sessionState,
   type UserRow,
 } from "../db/auth.ts";
-import { findUserById } from "../db/auth.ts";
 import { isUniqueViolation } from "../db/errors.ts";
 import { normaliseEmail, passwordProblems } from "../domain/credentials.ts";
 import { type Role, SELF_SERVICE_ROLES } from "../domain/access.ts";
@@ -81,9 +80,9 @@ export function toUser(row: UserRow): z.infer<typeof userSchema> {
   });
 }
 
-const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
+export const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
 const tags = ["Auth"];
-const problem401 = { description: "Not authenticated", content: bodyErrorResponses[400].content };
+export const problem401 = { description: "Not authenticated", content: bodyErrorResponses[400].content };
 const problem409 = { description: "Conflict", content: bodyErrorResponses[400].content };
 
 const register = createRoute({
@@ -137,16 +136,8 @@ const logout = createRoute({
   responses: { 204: { description: "Signed out" }, 401: problem401, ...errorResponses },
 });
 
-const me = createRoute({
-  method: "get",
-  path: "/api/v1/users/me",
-  operationId: "getMe",
-  summary: "The signed-in user",
-  tags: ["Users"],
-  responses: { 200: { description: "The user", ...json(userSchema) }, 401: problem401, ...errorResponses },
-});
-
-function unauthorized(detail = "Authentication required: send a valid Bearer access token"): ApiError {
+/** The 401 answer, with the Bearer challenge. */
+export function unauthorized(detail = "Authentication required: send a valid Bearer access token"): ApiError {
   return new ApiError("unauthorized", detail, { headers: { "WWW-Authenticate": 'Bearer realm="api"' } });
 }
 
@@ -158,7 +149,8 @@ export function clientIp(c: Context<AppEnv>): string | null {
   return info?.remoteAddr?.hostname ?? null;
 }
 
-function auditContext(c: Context<AppEnv>): AuditContext {
+/** Who is acting and from where, for audit events. */
+export function auditContext(c: Context<AppEnv>): AuditContext {
   return { ip: clientIp(c), userAgent: c.req.header("user-agent")?.slice(0, 300) ?? null, requestId: c.var.requestId };
 }
 
@@ -313,12 +305,5 @@ export function registerAuth(app: App): void {
     const { database, now } = c.var.services;
     await revokeFamily(database.db, auth.sessionId, auth.userId, "logout", { ...auditContext(c), now: now() });
     return c.body(null, 204);
-  });
-
-  app.use(me.path, requireUser);
-  app.openapi(me, async (c) => {
-    const user = await findUserById(c.var.services.database.db, c.var.auth!.userId);
-    if (!user) throw unauthorized();
-    return c.json(toUser(user), 200);
   });
 }
