@@ -207,7 +207,11 @@ export async function changePassword(
   context: AuditContext & { now: Date },
 ): Promise<void> {
   const others = keepSessionId
-    ? and(eq(refreshTokenFamilies.userId, userId), isNull(refreshTokenFamilies.revokedAt), sql`${refreshTokenFamilies.id} <> ${keepSessionId}`)
+    ? and(
+      eq(refreshTokenFamilies.userId, userId),
+      isNull(refreshTokenFamilies.revokedAt),
+      sql`${refreshTokenFamilies.id} <> ${keepSessionId}`,
+    )
     : and(eq(refreshTokenFamilies.userId, userId), isNull(refreshTokenFamilies.revokedAt));
   await db.batch([
     db.update(users).set({ passwordHash, updatedAt: context.now }).where(eq(users.id, userId)),
@@ -257,7 +261,11 @@ export async function listUsers(
   const conditions = [
     filters.role ? eq(users.role, filters.role) : undefined,
     filters.active !== undefined ? eq(users.active, filters.active) : undefined,
-    filters.q ? sql`(${users.email} ILIKE ${"%" + escapeLike(filters.q) + "%"} OR ${users.fullName} ILIKE ${"%" + escapeLike(filters.q) + "%"})` : undefined,
+    filters.q
+      ? sql`(${users.email} ILIKE ${"%" + escapeLike(filters.q) + "%"} OR ${users.fullName} ILIKE ${
+        "%" + escapeLike(filters.q) + "%"
+      })`
+      : undefined,
     page.after
       ? sql`(${users.createdAt}, ${users.id}) < (${page.after.createdAt}::timestamptz, ${page.after.id}::uuid)`
       : undefined,

@@ -15,7 +15,9 @@ const profileBody = z.object({
   full_name: z.string().trim().min(1).max(200).optional(),
   phone: z.string().trim().regex(/^\+?[0-9 ()-]{6,20}$/, "must be a phone number").nullable().optional(),
   locale: z.enum(["pt-BR", "en"]).optional(),
-}).strict().openapi("ProfileUpdate", { description: "Only these fields; role, email and verification are not yours to set" });
+}).strict().openapi("ProfileUpdate", {
+  description: "Only these fields; role, email and verification are not yours to set",
+});
 
 const passwordBody = z.object({
   current_password: z.string().min(1).max(1024),
@@ -140,7 +142,10 @@ export function registerUsers(app: App): void {
       });
     }
     const hash = await passwords.hash(body.new_password);
-    await changePassword(database.db, user.id, hash, auth.sessionId, "password_change", { ...auditContext(c), now: now() });
+    await changePassword(database.db, user.id, hash, auth.sessionId, "password_change", {
+      ...auditContext(c),
+      now: now(),
+    });
     return c.body(null, 204);
   });
 

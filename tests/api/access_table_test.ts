@@ -1,0 +1,73 @@
+/**
+ * Every route with every role: the status each gets. Later issues add their routes here.
+ * `anonymous` sends no token.
+ */
+import assert from "node:assert/strict";
+import { makeTestApp } from "../support/app.ts";
+import { makeUser, type SignedInUser } from "../support/users.ts";
+
+type Who = "anonymous" | "CLIENT" | "PROFESSIONAL" | "SALON_OWNER" | "ADMIN";
+
+interface Row {
+  method: string;
+  path: string;
+  body?: unknown;
+  expect: Record<Who, number>;
+}
+
+const everyone = (status: number): Record<Who, number> => ({
+  anonymous: status,
+  CLIENT: status,
+  PROFESSIONAL: status,
+  SALON_OWNER: status,
+  ADMIN: status,
+});
+const signedIn = (status: number): Record<Who, number> => ({ ...everyone(status), anonymous: 401 });
+const adminOnly = (status: number): Record<Who, number> => ({ ...everyone(403), anonymous: 401, ADMIN: status });
+
+const TABLE: Row[] = [
+  { method: "GET", path: "/health", expect: everyone(200) },
+  { method: "GET", path: "/health/live", expect: everyone(200) },
+  { method: "GET", path: "/health/ready", expect: everyone(200) },
+  { method: "GET", path: "/health/db", expect: everyone(200) },
+  { method: "GET", path: "/health/redis", expect: everyone(200) },
+  { method: "GET", path: "/openapi.json", expect: everyone(200) },
+  { method: "POST", path: "/api/v1/auth/refresh", body: { refresh_token: "unknown" }, expect: everyone(401) },
+  { method: "GET", path: "/api/v1/users/me", expect: signedIn(200) },
+  { method: "PATCH", path: "/api/v1/users/me", body: { locale: "en" }, expect: signedIn(200) },
+  {
+    method: "POST",
+    path: "/api/v1/users/me/password",
+    body: { current_password: "Secret123", new_password: "Secret123" },
+    expect: signedIn(204),
+  },
+  { method: "GET", path: "/api/v1/users", expect: adminOnly(200) },
+  { method: "PATCH", path: "/api/v1/users/{target}", body: { active: true }, expect: adminOnly(200) },
+  { method: "POST", path: "/api/v1/auth/logout", expect: signedIn(204) },
+];
+
+Deno.test("access by role for every route", async (t) => {
+  const testApp = await makeTestApp({ LOG_LEVEL: "silent" });
+  try {
+    const target = await makeUser(testApp);
+    for (const row of TABLE) {
+      await t.step(`${row.method} ${row.path}`, async () => {
+        for (const who of Object.keys(row.expect) as Who[]) {
+          // A fresh user per call: logout and password change must not leak into other rows.
+          const user: SignedInUser | undefined = who === "anonymous" ? undefined : await makeUser(testApp, who);
+          const res = await testApp.app.request(row.path.replace("{target}", target.id), {
+            method: row.method,
+            headers: {
+              ...(row.body ? { "content-type": "application/json" } : {}),
+              ...(user ? { authorization: `Bearer ${user.accessToken}` } : {}),
+            },
+            ...(row.body ? { body: JSON.stringify(row.body) } : {}),
+          });
+          assert.equal(res.status, row.expect[who], `${who}: ${await res.text()}`);
+        }
+      });
+    }
+  } finally {
+    await testApp.close();
+  }
+});
