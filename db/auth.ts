@@ -1,7 +1,7 @@
 /** Queries for accounts and sessions. Each state change is one batch together with its audit event. */
 import { and, eq, isNull, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
-import { auditEvents, refreshTokenFamilies, refreshTokens, users } from "./schema.ts";
+import { auditEvents, outbox, refreshTokenFamilies, refreshTokens, users, userTokens } from "./schema.ts";
 
 export type UserRow = typeof users.$inferSelect;
 
@@ -278,4 +278,96 @@ export async function listUsers(
 
 function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+export type UserTokenPurpose = "VERIFY_EMAIL" | "RESET_PASSWORD";
+
+/**
+ * Issues a single-use token (stored hashed) and its email in the outbox, in one batch; earlier
+ * unused tokens of the same purpose stop working.
+ */
+export async function issueUserToken(
+  db: Db,
+  options: {
+    userId: string;
+    purpose: UserTokenPurpose;
+    tokenHash: string;
+    expiresAt: Date;
+    now: Date;
+    email: { topic: string; payload: Record<string, unknown>; deduplicationId: string };
+  },
+): Promise<void> {
+  await db.batch([
+    db.update(userTokens).set({ usedAt: options.now }).where(
+      and(eq(userTokens.userId, options.userId), eq(userTokens.purpose, options.purpose), isNull(userTokens.usedAt)),
+    ),
+    db.insert(userTokens).values({
+      userId: options.userId,
+      purpose: options.purpose,
+      tokenHash: options.tokenHash,
+      expiresAt: options.expiresAt,
+    }),
+    db.insert(outbox).values({
+      topic: options.email.topic,
+      payload: options.email.payload,
+      deduplicationId: options.email.deduplicationId,
+    }),
+  ]);
+}
+
+/** Uses a verification token and marks the user verified, in one statement; returns the user id or undefined. */
+export async function confirmEmail(
+  db: Db,
+  tokenHash: string,
+  context: AuditContext & { now: Date },
+): Promise<string | undefined> {
+  const now = context.now.toISOString();
+  const result = await db.execute(sql`
+    WITH used AS (
+      UPDATE ${userTokens} SET used_at = ${now}
+      WHERE token_hash = ${tokenHash} AND purpose = 'VERIFY_EMAIL' AND used_at IS NULL AND expires_at > ${now}
+      RETURNING user_id
+    ), verified AS (
+      UPDATE ${users} SET verified = true, updated_at = ${now} FROM used WHERE ${users.id} = used.user_id RETURNING ${users.id}
+    ), audited AS (
+      INSERT INTO ${auditEvents} (actor_id, action, entity_type, entity_id, ip, request_id, data)
+      SELECT id, 'auth.email_verified', 'user', id, ${context.ip}, ${context.requestId},
+        ${JSON.stringify({ user_agent: context.userAgent })}::jsonb
+      FROM verified RETURNING 1
+    )
+    SELECT id FROM verified`);
+  return (result.rows[0] as { id?: string } | undefined)?.id;
+}
+
+/**
+ * Uses a reset token: sets the new password, ends every session of the user and audits it, all in
+ * one statement. Returns the user id, or undefined when the token is unknown, used or expired.
+ */
+export async function resetPassword(
+  db: Db,
+  tokenHash: string,
+  passwordHash: string,
+  context: AuditContext & { now: Date },
+): Promise<string | undefined> {
+  const now = context.now.toISOString();
+  const result = await db.execute(sql`
+    WITH used AS (
+      UPDATE ${userTokens} SET used_at = ${now}
+      WHERE token_hash = ${tokenHash} AND purpose = 'RESET_PASSWORD' AND used_at IS NULL AND expires_at > ${now}
+      RETURNING user_id
+    ), changed AS (
+      UPDATE ${users} SET password_hash = ${passwordHash}, updated_at = ${now}
+      FROM used WHERE ${users.id} = used.user_id RETURNING ${users.id}
+    ), revoked AS (
+      UPDATE ${refreshTokenFamilies} SET revoked_at = ${now}, revoked_reason = 'password_reset'
+      FROM changed WHERE ${refreshTokenFamilies.userId} = changed.id AND ${refreshTokenFamilies.revokedAt} IS NULL
+      RETURNING 1
+    ), audited AS (
+      INSERT INTO ${auditEvents} (actor_id, action, entity_type, entity_id, ip, request_id, data)
+      SELECT id, 'auth.password_reset', 'user', id, ${context.ip}, ${context.requestId},
+        ${JSON.stringify({ user_agent: context.userAgent })}::jsonb
+      FROM changed RETURNING 1
+    )
+    SELECT id FROM changed`);
+  return (result.rows[0] as { id?: string } | undefined)?.id;
 }

@@ -11,15 +11,20 @@ import {
 } from "../adapters/tokens.ts";
 import {
   type AuditContext,
+  confirmEmail,
   findRefreshToken,
   findUserByEmail,
+  findUserById,
   insertUserWithSession,
+  issueUserToken,
   recordLogin,
   recordLoginFailure,
+  resetPassword,
   revokeFamily,
   rotateRefreshToken,
   sessionState,
   type UserRow,
+  type UserTokenPurpose,
 } from "../db/auth.ts";
 import { isUniqueViolation } from "../db/errors.ts";
 import { normaliseEmail, passwordProblems } from "../domain/credentials.ts";
@@ -47,6 +52,15 @@ const registerBody = z.object({
 
 const loginBody = z.object({ email, password: z.string().min(1).max(1024) }).strict().openapi("LoginRequest");
 const refreshBody = z.object({ refresh_token: z.string().min(1).max(512) }).strict().openapi("RefreshRequest");
+
+const tokenBody = z.object({ token: z.string().min(1).max(512) }).strict().openapi("SingleUseToken");
+const resetRequestBody = z.object({ email }).strict().openapi("PasswordResetRequest");
+const resetConfirmBody = z.object({ token: z.string().min(1).max(512), new_password: password }).strict()
+  .openapi("PasswordResetConfirm");
+const acceptedSchema = z.object({ status: z.literal("accepted"), detail: z.string() }).openapi("Accepted");
+
+/** Lifetime of verification and reset tokens. */
+export const SINGLE_USE_TOKEN_SECONDS = 30 * 60;
 
 export const tokenPairSchema = z.object({
   access_token: z.string(),
@@ -224,6 +238,75 @@ async function countLoginFailure(c: Context<AppEnv>, email: string): Promise<voi
   await Promise.all([countOnly(deps, "login-ip", clientIp(c) ?? "unknown"), countOnly(deps, "login-email", email)]);
 }
 
+const verifyRequest = createRoute({
+  method: "post",
+  path: "/api/v1/auth/verify-email/request",
+  operationId: "requestEmailVerification",
+  summary: "Email yourself a verification link (valid 30 minutes, single use)",
+  tags,
+  middleware: [requireUser] as const,
+  responses: { 202: { description: "Sent", ...json(acceptedSchema) }, 401: problem401, ...errorResponses },
+});
+
+const verifyConfirm = createRoute({
+  method: "post",
+  path: "/api/v1/auth/verify-email/confirm",
+  operationId: "confirmEmailVerification",
+  summary: "Confirm an email address with the token from the message",
+  tags,
+  security: [],
+  request: { body: { required: true, ...json(tokenBody) } },
+  responses: { 204: { description: "Verified" }, ...bodyErrorResponses },
+});
+
+const resetRequest = createRoute({
+  method: "post",
+  path: "/api/v1/auth/password-reset/request",
+  operationId: "requestPasswordReset",
+  summary: "Email a password-reset link; the answer is the same whether the email is known or not",
+  tags,
+  security: [],
+  request: { body: { required: true, ...json(resetRequestBody) } },
+  responses: { 202: { description: "Accepted", ...json(acceptedSchema) }, ...bodyErrorResponses },
+});
+
+const resetConfirm = createRoute({
+  method: "post",
+  path: "/api/v1/auth/password-reset/confirm",
+  operationId: "confirmPasswordReset",
+  summary: "Set a new password with the token from the message; every session of the user ends",
+  tags,
+  security: [],
+  request: { body: { required: true, ...json(resetConfirmBody) } },
+  responses: { 204: { description: "Password changed" }, ...bodyErrorResponses },
+});
+
+function invalidSingleUseToken(): ApiError {
+  return new ApiError("validation", "Token is invalid, expired or already used: request a new one", {
+    errors: [{ path: "token", message: "is invalid, expired or already used" }],
+  });
+}
+
+async function sendSingleUseToken(c: Context<AppEnv>, user: UserRow, purpose: UserTokenPurpose): Promise<void> {
+  const { database, now } = c.var.services;
+  const token = newOpaqueToken();
+  const tokenHash = await hashToken(token);
+  const topic = purpose === "VERIFY_EMAIL" ? "email.verify_email" : "email.password_reset";
+  await issueUserToken(database.db, {
+    userId: user.id,
+    purpose,
+    tokenHash,
+    expiresAt: new Date(now().getTime() + SINGLE_USE_TOKEN_SECONDS * 1000),
+    now: now(),
+    // The message carries the token to the user; only its hash identifies it in user_tokens.
+    email: {
+      topic,
+      payload: { user_id: user.id, to: user.email, locale: user.locale, token },
+      deduplicationId: `${topic}:${tokenHash}`,
+    },
+  });
+}
+
 /** Registers the account and session routes. */
 export function registerAuth(app: App): void {
   app.openapi(register, async (c) => {
@@ -297,6 +380,46 @@ export function registerAuth(app: App): void {
       throw refused;
     }
     return c.json(pair, 200);
+  });
+
+  app.openapi(verifyRequest, async (c) => {
+    const user = await findUserById(c.var.services.database.db, c.var.auth!.userId);
+    if (!user) throw unauthorized();
+    if (!user.verified) await sendSingleUseToken(c, user, "VERIFY_EMAIL");
+    return c.json({
+      status: "accepted" as const,
+      detail: "If the address is not verified yet, a message is on its way",
+    }, 202);
+  });
+
+  app.openapi(verifyConfirm, async (c) => {
+    const { token } = c.req.valid("json");
+    const { database, now } = c.var.services;
+    const userId = await confirmEmail(database.db, await hashToken(token), { ...auditContext(c), now: now() });
+    if (!userId) throw invalidSingleUseToken();
+    return c.body(null, 204);
+  });
+
+  app.openapi(resetRequest, async (c) => {
+    const { email: address } = c.req.valid("json");
+    const user = await findUserByEmail(c.var.services.database.db, normaliseEmail(address));
+    if (user?.active) await sendSingleUseToken(c, user, "RESET_PASSWORD");
+    return c.json(
+      { status: "accepted" as const, detail: "If an account uses this address, a message is on its way" },
+      202,
+    );
+  });
+
+  app.openapi(resetConfirm, async (c) => {
+    const body = c.req.valid("json");
+    const { database, passwords, now } = c.var.services;
+    const hash = await passwords.hash(body.new_password);
+    const userId = await resetPassword(database.db, await hashToken(body.token), hash, {
+      ...auditContext(c),
+      now: now(),
+    });
+    if (!userId) throw invalidSingleUseToken();
+    return c.body(null, 204);
   });
 
   app.use(logout.path, requireUser);

@@ -33,6 +33,20 @@ const TABLE: Row[] = [
   { method: "GET", path: "/health/redis", expect: everyone(200) },
   { method: "GET", path: "/openapi.json", expect: everyone(200) },
   { method: "POST", path: "/api/v1/auth/refresh", body: { refresh_token: "unknown" }, expect: everyone(401) },
+  { method: "POST", path: "/api/v1/auth/verify-email/request", expect: signedIn(202) },
+  { method: "POST", path: "/api/v1/auth/verify-email/confirm", body: { token: "unknown" }, expect: everyone(400) },
+  {
+    method: "POST",
+    path: "/api/v1/auth/password-reset/request",
+    body: { email: "someone@example.com" },
+    expect: everyone(202),
+  },
+  {
+    method: "POST",
+    path: "/api/v1/auth/password-reset/confirm",
+    body: { token: "unknown", new_password: "Secret123" },
+    expect: everyone(400),
+  },
   { method: "GET", path: "/api/v1/users/me", expect: signedIn(200) },
   { method: "PATCH", path: "/api/v1/users/me", body: { locale: "en" }, expect: signedIn(200) },
   {
