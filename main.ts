@@ -8,6 +8,7 @@ import { PasswordHasher } from "./adapters/passwords.ts";
 import { MemoryStore, UpstashStore } from "./adapters/store.ts";
 import { newOpaqueToken, TokenIssuer } from "./adapters/tokens.ts";
 import { openDatabase } from "./db/client.ts";
+import { bootstrapAdmin } from "./db/auth.ts";
 import { migrate } from "./db/migrate.ts";
 import { createApp } from "./routes/app.ts";
 
@@ -25,6 +26,9 @@ if (!config.DATABASE_URL) await Deno.mkdir(config.DATA_DIR, { recursive: true })
 const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
 const applied = await migrate(database.sql);
 if (applied.length > 0) logger.info("migrations applied", { migrations: applied });
+if (config.ADMIN_BOOTSTRAP_EMAIL && await bootstrapAdmin(database.db, config.ADMIN_BOOTSTRAP_EMAIL, new Date())) {
+  logger.info("ADMIN_BOOTSTRAP_EMAIL account is now an admin");
+}
 
 const store = config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN
   ? new UpstashStore({ url: config.UPSTASH_REDIS_REST_URL, token: config.UPSTASH_REDIS_REST_TOKEN })

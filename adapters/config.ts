@@ -33,6 +33,8 @@ export const configSchema = z.object({
   RATE_LIMIT_REPORTS_PER_MINUTE: z.coerce.number().int().min(1).default(20),
   /** How long a request waits for the key-value store before the rate limit fails open or closed. */
   STORE_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(300),
+  /** At start-up, the account with this email becomes an ADMIN (how the first admin is made). */
+  ADMIN_BOOTSTRAP_EMAIL: z.string().trim().toLowerCase().pipe(z.email()).optional(),
   JWT_ISSUER: z.string().min(1).default("salon-booking"),
   JWT_AUDIENCE: z.string().min(1).default("salon-booking-api"),
   /** argon2id memory in KiB and iterations; stored hashes with other values are rehashed at login. */

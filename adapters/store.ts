@@ -11,6 +11,8 @@ export interface KeyValueStore {
   get(key: string): Promise<string | null>;
   /** Sets a value that expires after `ttlSeconds`. */
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
+  /** Sets a value only if the key is absent (a lock or a first claim); true when this call set it. */
+  setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean>;
   /** Increments a counter, starting its expiry on first use; returns the new value. */
   increment(key: string, ttlSeconds: number): Promise<number>;
   delete(key: string): Promise<void>;
@@ -46,6 +48,12 @@ export class MemoryStore implements KeyValueStore {
   set(key: string, value: string, ttlSeconds: number): Promise<void> {
     this.#entries.set(key, { value, expiresAt: this.#now() + ttlSeconds * 1000 });
     return Promise.resolve();
+  }
+
+  setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean> {
+    if (this.#live(key)) return Promise.resolve(false);
+    this.#entries.set(key, { value, expiresAt: this.#now() + ttlSeconds * 1000 });
+    return Promise.resolve(true);
   }
 
   increment(key: string, ttlSeconds: number): Promise<number> {
@@ -85,6 +93,10 @@ export class UpstashStore implements KeyValueStore {
 
   async set(key: string, value: string, ttlSeconds: number): Promise<void> {
     await this.#redis.set(this.#prefix + key, value, { ex: ttlSeconds });
+  }
+
+  async setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean> {
+    return (await this.#redis.set(this.#prefix + key, value, { ex: ttlSeconds, nx: true })) === "OK";
   }
 
   async increment(key: string, ttlSeconds: number): Promise<number> {

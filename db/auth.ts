@@ -371,3 +371,23 @@ export async function resetPassword(
     SELECT id FROM changed`);
   return (result.rows[0] as { id?: string } | undefined)?.id;
 }
+
+/**
+ * Makes the account with this email an ADMIN (the documented bootstrap for a first admin), with
+ * the audit event. Returns false when no such account exists or it already is one.
+ */
+export async function bootstrapAdmin(db: Db, email: string, now: Date): Promise<boolean> {
+  const result = await db.execute(sql`
+    WITH target AS (
+      SELECT id, role FROM ${users} WHERE email = ${email} AND role <> 'ADMIN' FOR UPDATE
+    ), promoted AS (
+      UPDATE ${users} SET role = 'ADMIN', updated_at = ${now.toISOString()} FROM target
+      WHERE ${users.id} = target.id RETURNING ${users.id}, target.role AS previous
+    ), audited AS (
+      INSERT INTO ${auditEvents} (actor_id, action, entity_type, entity_id, from_state, to_state, reason)
+      SELECT NULL, 'user.role_changed', 'user', id, previous::text, 'ADMIN', 'ADMIN_BOOTSTRAP_EMAIL' FROM promoted
+      RETURNING 1
+    )
+    SELECT id FROM promoted`);
+  return result.rows.length === 1;
+}

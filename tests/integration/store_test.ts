@@ -17,6 +17,12 @@ async function contract(t: Deno.TestContext, store: KeyValueStore) {
     assert.equal(await store.get("greeting"), null);
   });
 
+  await t.step("lets exactly one of many concurrent claims set an absent key", async () => {
+    const claims = await Promise.all(Array.from({ length: 10 }, (_, i) => store.setIfAbsent("claim", `c${i}`, 60)));
+    assert.equal(claims.filter(Boolean).length, 1);
+    assert.equal(await store.get("claim"), `c${claims.indexOf(true)}`);
+  });
+
   await t.step("counts concurrent increments exactly", async () => {
     const counts = await Promise.all(Array.from({ length: 25 }, () => store.increment("counter", 60)));
     assert.deepEqual(counts.sort((a, b) => a - b), Array.from({ length: 25 }, (_, i) => i + 1));
@@ -37,7 +43,7 @@ Deno.test({
 
       await t.step("keeps every key under its prefix and sets an expiry on counters", async () => {
         const [keys] = await endpoint.redis.send([["KEYS", `${prefix}*`]]);
-        assert.deepEqual(keys, [`${prefix}counter`]);
+        assert.deepEqual((keys as string[]).sort(), [`${prefix}claim`, `${prefix}counter`]);
         const [ttl] = await endpoint.redis.send([["TTL", `${prefix}counter`]]);
         assert.ok(typeof ttl === "number" && ttl > 0 && ttl <= 60, `ttl ${ttl}`);
       });
