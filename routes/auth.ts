@@ -34,7 +34,11 @@ import { ApiError, bodyErrorResponses, errorResponses } from "./errors.ts";
 import { apiRateLimit, countOnly, rateLimited, rateWindow } from "./rate_limit.ts";
 
 const email = z.string().trim().toLowerCase().pipe(z.email().max(254)).openapi({ example: "ana@example.com" });
-const password = z.string().superRefine((value, ctx) => {
+/** A phone number as people write it. */
+export const phoneSchema = z.string().trim().regex(/^\+?[0-9 ()-]{6,20}$/, "must be a phone number");
+
+/** A new password, checked against the password rule in domain/. */
+export const newPasswordSchema = z.string().superRefine((value, ctx) => {
   for (const message of passwordProblems(value)) ctx.addIssue({ code: "custom", message });
 }).openapi({
   example: "Secret123",
@@ -43,9 +47,9 @@ const password = z.string().superRefine((value, ctx) => {
 
 const registerBody = z.object({
   email,
-  password,
+  password: newPasswordSchema,
   full_name: z.string().trim().min(1).max(200),
-  phone: z.string().trim().regex(/^\+?[0-9 ()-]{6,20}$/, "must be a phone number").optional(),
+  phone: phoneSchema.optional(),
   role: z.enum(SELF_SERVICE_ROLES as [Role, ...Role[]]).default("CLIENT")
     .openapi({ description: "CLIENT or SALON_OWNER; other roles are granted by an owner or an admin" }),
 }).strict().openapi("RegisterRequest");
@@ -55,7 +59,7 @@ const refreshBody = z.object({ refresh_token: z.string().min(1).max(512) }).stri
 
 const tokenBody = z.object({ token: z.string().min(1).max(512) }).strict().openapi("SingleUseToken");
 const resetRequestBody = z.object({ email }).strict().openapi("PasswordResetRequest");
-const resetConfirmBody = z.object({ token: z.string().min(1).max(512), new_password: password }).strict()
+const resetConfirmBody = z.object({ token: z.string().min(1).max(512), new_password: newPasswordSchema }).strict()
   .openapi("PasswordResetConfirm");
 const acceptedSchema = z.object({ status: z.literal("accepted"), detail: z.string() }).openapi("Accepted");
 

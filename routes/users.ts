@@ -2,9 +2,18 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { adminUpdateUser, changePassword, findUserById, listUsers, updateProfile } from "../db/auth.ts";
 import { can, ROLES } from "../domain/access.ts";
-import { passwordProblems } from "../domain/credentials.ts";
 import type { App } from "./app.ts";
-import { auditContext, json, problem401, requireUser, toUser, unauthorized, userSchema } from "./auth.ts";
+import {
+  auditContext,
+  json,
+  newPasswordSchema,
+  phoneSchema,
+  problem401,
+  requireUser,
+  toUser,
+  unauthorized,
+  userSchema,
+} from "./auth.ts";
 import { ApiError, bodyErrorResponses, errorResponses } from "./errors.ts";
 import { decodeCursor, encodeCursor, listSchema, pageQuery } from "./pagination.ts";
 
@@ -13,7 +22,7 @@ const tags = ["Users"];
 
 const profileBody = z.object({
   full_name: z.string().trim().min(1).max(200).optional(),
-  phone: z.string().trim().regex(/^\+?[0-9 ()-]{6,20}$/, "must be a phone number").nullable().optional(),
+  phone: phoneSchema.nullable().optional(),
   locale: z.enum(["pt-BR", "en"]).optional(),
 }).strict().openapi("ProfileUpdate", {
   description: "Only these fields; role, email and verification are not yours to set",
@@ -21,9 +30,7 @@ const profileBody = z.object({
 
 const passwordBody = z.object({
   current_password: z.string().min(1).max(1024),
-  new_password: z.string().superRefine((value, ctx) => {
-    for (const message of passwordProblems(value)) ctx.addIssue({ code: "custom", message });
-  }),
+  new_password: newPasswordSchema,
 }).strict().openapi("PasswordChange");
 
 const adminUserBody = z.object({
