@@ -5,7 +5,7 @@
 import { ConfigError, loadConfig } from "./adapters/config.ts";
 import { createLogger } from "./adapters/logger.ts";
 import { PasswordHasher } from "./adapters/passwords.ts";
-import { MemoryStore, UpstashStore } from "./adapters/store.ts";
+import { KvStore, UpstashStore } from "./adapters/store.ts";
 import { newOpaqueToken, TokenIssuer } from "./adapters/tokens.ts";
 import { openDatabase } from "./db/client.ts";
 import { bootstrapAdmin } from "./db/auth.ts";
@@ -32,7 +32,7 @@ if (config.ADMIN_BOOTSTRAP_EMAIL && await bootstrapAdmin(database.db, config.ADM
 
 const store = config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN
   ? new UpstashStore({ url: config.UPSTASH_REDIS_REST_URL, token: config.UPSTASH_REDIS_REST_TOKEN })
-  : new MemoryStore();
+  : await KvStore.open(config.KV_PATH);
 
 if (!config.JWT_SECRET) {
   logger.warn("JWT_SECRET is unset: using a random secret, so sessions end when the process stops");

@@ -15,6 +15,8 @@ export const configSchema = z.object({
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\/.+/, "must be a postgres:// or postgresql:// URL").optional(),
   /** Where the embedded database keeps its files. */
   DATA_DIR: z.string().min(1).default(".data/pglite"),
+  /** Where the embedded store (Deno KV) keeps its data when no Upstash Redis is configured. */
+  KV_PATH: z.string().min(1).default(".data/kv.sqlite3"),
   UPSTASH_REDIS_REST_URL: optionalUrl,
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
   /** Comma-separated origins allowed by CORS; empty: no cross-origin access. */

@@ -111,3 +111,81 @@ export class UpstashStore implements KeyValueStore {
     await this.#redis.del(this.#prefix + key);
   }
 }
+
+interface KvEntry {
+  v: string;
+  /** Expiry in epoch milliseconds: Deno KV's own expiry is best-effort, so reads check it too. */
+  exp: number;
+}
+
+/** Store over Deno KV: the embedded default (a file under `.data/` in dev, `:memory:` in tests). */
+export class KvStore implements KeyValueStore {
+  readonly kind = "embedded" as const;
+  readonly #kv: Deno.Kv;
+  readonly #now: () => number;
+
+  constructor(kv: Deno.Kv, now: () => number = Date.now) {
+    this.#kv = kv;
+    this.#now = now;
+  }
+
+  /** Opens a store at a path (or `:memory:`). */
+  static async open(path: string): Promise<KvStore> {
+    const slash = path.lastIndexOf("/");
+    if (path !== ":memory:" && slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
+    return new KvStore(await Deno.openKv(path));
+  }
+
+  async #read(key: string) {
+    const entry = await this.#kv.get<KvEntry>(["store", key]);
+    const live = entry.value !== null && entry.value.exp > this.#now() ? entry.value : null;
+    return { live, versionstamp: entry.versionstamp };
+  }
+
+  async ping(): Promise<void> {
+    await this.#kv.get(["store", "__ping"]);
+  }
+
+  async get(key: string): Promise<string | null> {
+    return (await this.#read(key)).live?.v ?? null;
+  }
+
+  async set(key: string, value: string, ttlSeconds: number): Promise<void> {
+    await this.#kv.set(["store", key], { v: value, exp: this.#now() + ttlSeconds * 1000 }, {
+      expireIn: ttlSeconds * 1000,
+    });
+  }
+
+  async setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean> {
+    while (true) {
+      const { live, versionstamp } = await this.#read(key);
+      if (live) return false;
+      const result = await this.#kv.atomic().check({ key: ["store", key], versionstamp })
+        .set(["store", key], { v: value, exp: this.#now() + ttlSeconds * 1000 }, { expireIn: ttlSeconds * 1000 })
+        .commit();
+      if (result.ok) return true;
+    }
+  }
+
+  async increment(key: string, ttlSeconds: number): Promise<number> {
+    // Optimistic read-modify-write: a concurrent writer makes the check fail and the loop retry.
+    while (true) {
+      const { live, versionstamp } = await this.#read(key);
+      const next: KvEntry = live
+        ? { v: String(Number(live.v) + 1), exp: live.exp }
+        : { v: "1", exp: this.#now() + ttlSeconds * 1000 };
+      const result = await this.#kv.atomic().check({ key: ["store", key], versionstamp })
+        .set(["store", key], next, { expireIn: Math.max(1, next.exp - this.#now()) })
+        .commit();
+      if (result.ok) return Number(next.v);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.#kv.delete(["store", key]);
+  }
+
+  close(): void {
+    this.#kv.close();
+  }
+}

@@ -3,7 +3,7 @@
  * Redis (through an Upstash-REST-compatible endpoint, with a key prefix of its own for this run).
  */
 import assert from "node:assert/strict";
-import { type KeyValueStore, MemoryStore, UpstashStore } from "../../adapters/store.ts";
+import { type KeyValueStore, KvStore, MemoryStore, UpstashStore } from "../../adapters/store.ts";
 import { makeTestApp } from "../support/app.ts";
 import { redisAvailable, startUpstashEndpoint } from "../support/upstash_endpoint.ts";
 
@@ -29,7 +29,25 @@ async function contract(t: Deno.TestContext, store: KeyValueStore) {
   });
 }
 
-Deno.test("the embedded store", (t) => contract(t, new MemoryStore()));
+Deno.test("the in-memory store", (t) => contract(t, new MemoryStore()));
+
+Deno.test("the Deno KV store", async (t) => {
+  let now = Date.now();
+  const store = new KvStore(await Deno.openKv(":memory:"), () => now);
+  try {
+    await contract(t, store);
+    await t.step("forgets values and restarts counters once they expire", async () => {
+      await store.set("short", "x", 1);
+      assert.equal(await store.increment("window", 1), 1);
+      now += 1000;
+      assert.equal(await store.get("short"), null);
+      assert.equal(await store.increment("window", 1), 1);
+      assert.equal(await store.setIfAbsent("short", "y", 1), true);
+    });
+  } finally {
+    store.close();
+  }
+});
 
 Deno.test({
   name: "the Upstash store on the machine's Redis",
