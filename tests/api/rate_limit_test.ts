@@ -17,7 +17,9 @@ class HangingStore extends MemoryStore {
 
 Deno.test("rate limits", async (t) => {
   const env = { LOG_LEVEL: "silent", TRUSTED_PROXY_IP_HEADER: "X-Client-IP", RATE_LIMIT_API_PER_MINUTE: "10" };
-  const { app, close } = await makeTestApp(env);
+  // A fixed clock: counts must not straddle a minute boundary mid-test.
+  const fixed = new Date("2026-11-23T12:00:20Z");
+  const { app, close } = await makeTestApp(env, { now: () => fixed });
   const login = (email: string, password: string, ip = "203.0.113.7") =>
     app.request("/api/v1/auth/login", {
       method: "POST",
