@@ -163,27 +163,23 @@ export async function revokeFamily(
   ]);
 }
 
-/** What an authenticated request needs to know about its token's user and session. */
+/** The user behind an access token and whether its session still lives. */
 export interface SessionState {
-  userId: string;
-  role: UserRow["role"];
-  active: boolean;
+  user: UserRow;
   sessionRevoked: boolean;
 }
 
-/** Reads the user and session behind an access token in one query (deactivation and logout act at once). */
+/**
+ * Reads the user and session behind an access token in one query (deactivation and logout act at
+ * once, and handlers reuse the row instead of reading the user again).
+ */
 export async function sessionState(db: Db, userId: string, familyId: string): Promise<SessionState | undefined> {
-  const [row] = await db.select({
-    userId: users.id,
-    role: users.role,
-    active: users.active,
-    familyRevokedAt: refreshTokenFamilies.revokedAt,
-  }).from(users)
+  const [row] = await db.select({ user: users, familyRevokedAt: refreshTokenFamilies.revokedAt }).from(users)
     .innerJoin(refreshTokenFamilies, eq(refreshTokenFamilies.userId, users.id))
     .where(and(eq(users.id, userId), eq(refreshTokenFamilies.id, familyId)))
     .limit(1);
   if (!row) return undefined;
-  return { userId: row.userId, role: row.role, active: row.active, sessionRevoked: row.familyRevokedAt !== null };
+  return { user: row.user, sessionRevoked: row.familyRevokedAt !== null };
 }
 
 /** Updates a user's own profile fields. */

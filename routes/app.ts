@@ -16,6 +16,7 @@ import type { PasswordHasher } from "../adapters/passwords.ts";
 import type { KeyValueStore } from "../adapters/store.ts";
 import type { TokenIssuer } from "../adapters/tokens.ts";
 import type { Role } from "../domain/access.ts";
+import type { UserRow } from "../db/auth.ts";
 import type { Database } from "../db/client.ts";
 import { ApiError, type ErrorCode, fieldErrors, problemBody, problemResponse } from "./errors.ts";
 import { clientIp, registerAuth } from "./auth.ts";
@@ -40,7 +41,8 @@ export interface AppEnv {
     services: AppDeps;
     requestId: string;
     userId?: string;
-    auth?: { userId: string; role: Role; sessionId: string };
+    /** The signed-in user, read with their session when the request was authenticated. */
+    auth?: { userId: string; role: Role; sessionId: string; user: UserRow };
   };
 }
 

@@ -14,7 +14,6 @@ import {
   confirmEmail,
   findRefreshToken,
   findUserByEmail,
-  findUserById,
   insertUserWithSession,
   issueUserToken,
   recordLogin,
@@ -209,9 +208,9 @@ export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
     throw error;
   }
   const state = await sessionState(database.db, claims.sub, claims.sid);
-  if (!state || !state.active || state.sessionRevoked) throw unauthorized("Session has ended: sign in again");
-  c.set("userId", state.userId);
-  c.set("auth", { userId: state.userId, role: state.role, sessionId: claims.sid });
+  if (!state || !state.user.active || state.sessionRevoked) throw unauthorized("Session has ended: sign in again");
+  c.set("userId", state.user.id);
+  c.set("auth", { userId: state.user.id, role: state.user.role, sessionId: claims.sid, user: state.user });
   await perUserLimit(c, next);
 });
 
@@ -387,8 +386,7 @@ export function registerAuth(app: App): void {
   });
 
   app.openapi(verifyRequest, async (c) => {
-    const user = await findUserById(c.var.services.database.db, c.var.auth!.userId);
-    if (!user) throw unauthorized();
+    const user = c.var.auth!.user;
     if (!user.verified) await sendSingleUseToken(c, user, "VERIFY_EMAIL");
     return c.json({
       status: "accepted" as const,

@@ -119,11 +119,7 @@ function forbidden(): ApiError {
 
 /** Registers the user routes. */
 export function registerUsers(app: App): void {
-  app.openapi(me, async (c) => {
-    const user = await findUserById(c.var.services.database.db, c.var.auth!.userId);
-    if (!user) throw unauthorized();
-    return c.json(toUser(user), 200);
-  });
+  app.openapi(me, (c) => c.json(toUser(c.var.auth!.user), 200));
 
   app.openapi(patchMe, async (c) => {
     const body = c.req.valid("json");
@@ -141,8 +137,7 @@ export function registerUsers(app: App): void {
     const body = c.req.valid("json");
     const { database, passwords, now } = c.var.services;
     const auth = c.var.auth!;
-    const user = await findUserById(database.db, auth.userId);
-    if (!user) throw unauthorized();
+    const user = auth.user;
     if (!(await passwords.verify(user.passwordHash, body.current_password))) {
       throw new ApiError("validation", "Cannot change password: the current password is wrong", {
         errors: [{ path: "current_password", message: "is wrong" }],
