@@ -311,6 +311,21 @@ export async function issueUserToken(
   ]);
 }
 
+/** CTE body that uses an unexpired, unused single-use token once and returns its user id. */
+function useTokenStatement(tokenHash: string, purpose: UserTokenPurpose, now: string) {
+  return sql`UPDATE ${userTokens} SET used_at = ${now}
+      WHERE token_hash = ${tokenHash} AND purpose = ${purpose} AND used_at IS NULL AND expires_at > ${now}
+      RETURNING user_id`;
+}
+
+/** CTE body that audits `action` for every user id the named CTE returned. */
+function auditFromStatement(source: string, action: string, context: AuditContext) {
+  return sql`INSERT INTO ${auditEvents} (actor_id, action, entity_type, entity_id, ip, request_id, data)
+      SELECT id, ${action}, 'user', id, ${context.ip}, ${context.requestId},
+        ${JSON.stringify({ user_agent: context.userAgent })}::jsonb
+      FROM ${sql.raw(source)} RETURNING 1`;
+}
+
 /** Uses a verification token and marks the user verified, in one statement; returns the user id or undefined. */
 export async function confirmEmail(
   db: Db,
@@ -319,18 +334,9 @@ export async function confirmEmail(
 ): Promise<string | undefined> {
   const now = context.now.toISOString();
   const result = await db.execute(sql`
-    WITH used AS (
-      UPDATE ${userTokens} SET used_at = ${now}
-      WHERE token_hash = ${tokenHash} AND purpose = 'VERIFY_EMAIL' AND used_at IS NULL AND expires_at > ${now}
-      RETURNING user_id
-    ), verified AS (
+    WITH used AS (${useTokenStatement(tokenHash, "VERIFY_EMAIL", now)}), verified AS (
       UPDATE ${users} SET verified = true, updated_at = ${now} FROM used WHERE ${users.id} = used.user_id RETURNING ${users.id}
-    ), audited AS (
-      INSERT INTO ${auditEvents} (actor_id, action, entity_type, entity_id, ip, request_id, data)
-      SELECT id, 'auth.email_verified', 'user', id, ${context.ip}, ${context.requestId},
-        ${JSON.stringify({ user_agent: context.userAgent })}::jsonb
-      FROM verified RETURNING 1
-    )
+    ), audited AS (${auditFromStatement("verified", "auth.email_verified", context)})
     SELECT id FROM verified`);
   return (result.rows[0] as { id?: string } | undefined)?.id;
 }
@@ -347,23 +353,14 @@ export async function resetPassword(
 ): Promise<string | undefined> {
   const now = context.now.toISOString();
   const result = await db.execute(sql`
-    WITH used AS (
-      UPDATE ${userTokens} SET used_at = ${now}
-      WHERE token_hash = ${tokenHash} AND purpose = 'RESET_PASSWORD' AND used_at IS NULL AND expires_at > ${now}
-      RETURNING user_id
-    ), changed AS (
+    WITH used AS (${useTokenStatement(tokenHash, "RESET_PASSWORD", now)}), changed AS (
       UPDATE ${users} SET password_hash = ${passwordHash}, updated_at = ${now}
       FROM used WHERE ${users.id} = used.user_id RETURNING ${users.id}
     ), revoked AS (
       UPDATE ${refreshTokenFamilies} SET revoked_at = ${now}, revoked_reason = 'password_reset'
       FROM changed WHERE ${refreshTokenFamilies.userId} = changed.id AND ${refreshTokenFamilies.revokedAt} IS NULL
       RETURNING 1
-    ), audited AS (
-      INSERT INTO ${auditEvents} (actor_id, action, entity_type, entity_id, ip, request_id, data)
-      SELECT id, 'auth.password_reset', 'user', id, ${context.ip}, ${context.requestId},
-        ${JSON.stringify({ user_agent: context.userAgent })}::jsonb
-      FROM changed RETURNING 1
-    )
+    ), audited AS (${auditFromStatement("changed", "auth.password_reset", context)})
     SELECT id FROM changed`);
   return (result.rows[0] as { id?: string } | undefined)?.id;
 }
