@@ -1,31 +1,19 @@
 /** Queries for accounts and sessions. Each state change is one batch together with its audit event. */
 import { and, eq, isNull, sql } from "drizzle-orm";
+import { type AuditContext, auditInsert } from "./audit.ts";
 import type { Db } from "./client.ts";
+
+export type { AuditContext };
 import { auditEvents, outbox, refreshTokenFamilies, refreshTokens, users, userTokens } from "./schema.ts";
 
 export type UserRow = typeof users.$inferSelect;
-
-/** Who did something, from where: copied into audit events. */
-export interface AuditContext {
-  ip: string | null;
-  userAgent: string | null;
-  requestId: string;
-}
 
 function audit(
   db: Db,
   context: AuditContext,
   event: { actorId: string | null; action: string; entityId: string | null; data?: Record<string, unknown> },
 ) {
-  return db.insert(auditEvents).values({
-    actorId: event.actorId,
-    action: event.action,
-    entityType: "user",
-    entityId: event.entityId,
-    ip: context.ip,
-    requestId: context.requestId,
-    data: { user_agent: context.userAgent, ...event.data },
-  });
+  return auditInsert(db, context, { ...event, entityType: "user" });
 }
 
 /** Returns the user with this (normalised) email, if any. */

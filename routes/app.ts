@@ -22,6 +22,7 @@ import { ApiError, type ErrorCode, fieldErrors, problemBody, problemResponse } f
 import { clientIp, registerAuth } from "./auth.ts";
 import { apiRateLimit } from "./rate_limit.ts";
 import { registerUsers } from "./users.ts";
+import { registerSalons } from "./salons.ts";
 import { registerHealth } from "./health.ts";
 
 /** What the app is built from: configuration and the adapters `main.ts` chose. */
@@ -216,6 +217,7 @@ export function createApp(deps: AppDeps): App {
   registerHealth(app);
   registerAuth(app);
   registerUsers(app);
+  registerSalons(app);
 
   app.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",

@@ -29,7 +29,7 @@ import { isUniqueViolation } from "../db/errors.ts";
 import { normaliseEmail, passwordProblems } from "../domain/credentials.ts";
 import { type Role, SELF_SERVICE_ROLES } from "../domain/access.ts";
 import type { App, AppEnv } from "./app.ts";
-import { ApiError, bodyErrorResponses, errorResponses } from "./errors.ts";
+import { ApiError, bodyErrorResponses, errorResponses, problem409 } from "./errors.ts";
 import { apiRateLimit, countOnly, rateLimited, rateWindow } from "./rate_limit.ts";
 
 const email = z.string().trim().toLowerCase().pipe(z.email().max(254)).openapi({ example: "ana@example.com" });
@@ -100,7 +100,6 @@ export function toUser(row: UserRow): z.infer<typeof userSchema> {
 export const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
 const tags = ["Auth"];
 export const problem401 = { description: "Not authenticated", content: bodyErrorResponses[400].content };
-const problem409 = { description: "Conflict", content: bodyErrorResponses[400].content };
 
 const register = createRoute({
   method: "post",
@@ -196,7 +195,22 @@ async function issuePair(c: Context<AppEnv>, user: { id: string; role: string },
 
 /** Requires a valid access token of an active user whose session is live; sets `auth` and `userId`. */
 export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
+  await authenticate(c, c.req.header("authorization"));
+  await perUserLimit(c, next);
+});
+
+/**
+ * For public routes that show more to a signed-in caller (an owner sees their inactive salon):
+ * no Authorization header means anonymous; a header that does not authenticate is still a 401.
+ */
+export const optionalUser = createMiddleware<AppEnv>(async (c, next) => {
   const header = c.req.header("authorization");
+  if (header === undefined) return await next();
+  await authenticate(c, header);
+  await perUserLimit(c, next);
+});
+
+async function authenticate(c: Context<AppEnv>, header: string | undefined): Promise<void> {
   const match = header ? /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header) : null;
   if (!match) throw unauthorized();
   const { tokens, database, now } = c.var.services;
@@ -211,8 +225,7 @@ export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   if (!state || !state.user.active || state.sessionRevoked) throw unauthorized("Session has ended: sign in again");
   c.set("userId", state.user.id);
   c.set("auth", { userId: state.user.id, role: state.user.role, sessionId: claims.sid, user: state.user });
-  await perUserLimit(c, next);
-});
+}
 
 const perUserLimit = apiRateLimit((c) => c.var.auth?.userId ?? null, "api-user");
 

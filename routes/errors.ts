@@ -158,3 +158,18 @@ export const bodyErrorResponses = {
   413: { description: "The body is larger than the limit", content: problemContent },
   415: { description: "The body is not `application/json`", content: problemContent },
 } as const;
+
+/** The 403 response of routes some roles may not use at all. */
+export const problem403 = { description: "Your role does not allow this", content: problemContent } as const;
+/** The 409 response of routes whose change can clash with existing data. */
+export const problem409 = { description: "Conflicts with existing data", content: problemContent } as const;
+
+/** The caller's role does not allow the action at all (ownership misses answer 404 instead). */
+export function forbidden(detail = "Your role does not allow this"): ApiError {
+  return new ApiError("forbidden", detail);
+}
+
+/** The object does not exist or is not the caller's: the answer does not tell which. */
+export function notFound(what: string): ApiError {
+  return new ApiError("not_found", `No such ${what}`);
+}

@@ -11,7 +11,7 @@ export const pageQuery = {
 };
 
 /** Encodes a position in a list as an opaque cursor. */
-export function encodeCursor(position: Record<string, string>): string {
+export function encodeCursor(position: object): string {
   return btoa(JSON.stringify(position)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }
 

@@ -14,10 +14,9 @@ import {
   unauthorized,
   userSchema,
 } from "./auth.ts";
-import { ApiError, bodyErrorResponses, errorResponses } from "./errors.ts";
+import { ApiError, bodyErrorResponses, errorResponses, forbidden, problem403 } from "./errors.ts";
 import { decodeCursor, encodeCursor, listSchema, pageQuery } from "./pagination.ts";
 
-const problem403 = { description: "The role does not allow this", content: errorResponses[400].content };
 const tags = ["Users"];
 
 const profileBody = z.object({
@@ -112,10 +111,6 @@ const patchUser = createRoute({
 });
 
 const positionSchema = z.object({ createdAt: z.string().min(1).max(40), id: z.uuid() }).strict();
-
-function forbidden(): ApiError {
-  return new ApiError("forbidden", "Your role does not allow this");
-}
 
 /** Registers the user routes. */
 export function registerUsers(app: App): void {

@@ -3,7 +3,9 @@
  * `anonymous` sends no token.
  */
 import assert from "node:assert/strict";
+import { apiClient } from "../support/api.ts";
 import { makeTestApp } from "../support/app.ts";
+import { makeSalon } from "../support/catalog.ts";
 import { makeUser, type SignedInUser } from "../support/users.ts";
 
 type Who = "anonymous" | "CLIENT" | "PROFESSIONAL" | "SALON_OWNER" | "ADMIN";
@@ -24,6 +26,16 @@ const everyone = (status: number): Record<Who, number> => ({
 });
 const signedIn = (status: number): Record<Who, number> => ({ ...everyone(status), anonymous: 401 });
 const adminOnly = (status: number): Record<Who, number> => ({ ...everyone(403), anonymous: 401, ADMIN: status });
+/** Owners and admins may; an owner acting on another owner's object gets `ownerStatus` (404: not theirs). */
+const ownersAndAdmins = (status: number, ownerStatus = status): Record<Who, number> => ({
+  anonymous: 401,
+  CLIENT: 403,
+  PROFESSIONAL: 403,
+  SALON_OWNER: ownerStatus,
+  ADMIN: status,
+});
+
+const NEW_SALON = { name: "Table salon", time_zone: "America/Sao_Paulo", currency: "BRL" };
 
 const TABLE: Row[] = [
   { method: "GET", path: "/health", expect: everyone(200) },
@@ -57,6 +69,17 @@ const TABLE: Row[] = [
   },
   { method: "GET", path: "/api/v1/users", expect: adminOnly(200) },
   { method: "PATCH", path: "/api/v1/users/{target}", body: { active: true }, expect: adminOnly(200) },
+  // Catalog. `{salon}` belongs to another owner than the caller.
+  { method: "POST", path: "/api/v1/salons", body: NEW_SALON, expect: ownersAndAdmins(201) },
+  { method: "GET", path: "/api/v1/salons", expect: everyone(200) },
+  { method: "GET", path: "/api/v1/salons?mine=true", expect: ownersAndAdmins(200) },
+  { method: "GET", path: "/api/v1/salons/{salon}", expect: everyone(200) },
+  {
+    method: "PATCH",
+    path: "/api/v1/salons/{salon}",
+    body: { description: "Updated" },
+    expect: ownersAndAdmins(200, 404),
+  },
   { method: "POST", path: "/api/v1/auth/logout", expect: signedIn(204) },
 ];
 
@@ -64,12 +87,15 @@ Deno.test("access by role for every route", async (t) => {
   const testApp = await makeTestApp({ LOG_LEVEL: "silent" });
   try {
     const target = await makeUser(testApp);
+    const send = apiClient(testApp);
+    const salon = await makeSalon(send, await makeUser(testApp, "SALON_OWNER"));
+    const fill = (path: string) => path.replace("{target}", target.id).replace("{salon}", salon.id);
     for (const row of TABLE) {
       await t.step(`${row.method} ${row.path}`, async () => {
         for (const who of Object.keys(row.expect) as Who[]) {
           // A fresh user per call: logout and password change must not leak into other rows.
           const user: SignedInUser | undefined = who === "anonymous" ? undefined : await makeUser(testApp, who);
-          const res = await testApp.app.request(row.path.replace("{target}", target.id), {
+          const res = await testApp.app.request(fill(row.path), {
             method: row.method,
             headers: {
               ...(row.body ? { "content-type": "application/json" } : {}),
