@@ -25,9 +25,12 @@ export class PasswordHasher {
     return hash(password, { algorithm: ARGON2ID, ...this.#params });
   }
 
-  /** Verifies a password; with no stored hash it verifies against a dummy so the cost is the same. */
+  /**
+   * Verifies a password. With no stored hash, or an unusable one (an invited account that has not
+   * chosen a password yet), it verifies against a dummy so the cost is the same and says no.
+   */
   async verify(storedHash: string | null, password: string): Promise<boolean> {
-    if (storedHash === null) {
+    if (storedHash === null || !storedHash.startsWith("$argon2")) {
       this.#dummy ??= this.hash(crypto.randomUUID());
       await verify(await this.#dummy, password);
       return false;

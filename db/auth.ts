@@ -264,7 +264,7 @@ function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
-export type UserTokenPurpose = "VERIFY_EMAIL" | "RESET_PASSWORD";
+export type UserTokenPurpose = "VERIFY_EMAIL" | "RESET_PASSWORD" | "INVITATION";
 
 /**
  * Issues a single-use token (stored hashed) and its email in the outbox, in one batch; earlier
@@ -350,6 +350,27 @@ export async function resetPassword(
       RETURNING 1
     ), audited AS (${auditFromStatement("changed", "auth.password_reset", context)})
     SELECT id FROM changed`);
+  return (result.rows[0] as { id?: string } | undefined)?.id;
+}
+
+/**
+ * Uses an invitation token: sets the invited professional's first password and marks the email
+ * verified (the token reached it), with the audit event, in one statement. Returns the user id, or
+ * undefined when the token is unknown, used or expired.
+ */
+export async function acceptInvitation(
+  db: Db,
+  tokenHash: string,
+  passwordHash: string,
+  context: AuditContext & { now: Date },
+): Promise<string | undefined> {
+  const now = context.now.toISOString();
+  const result = await db.execute(sql`
+    WITH used AS (${useTokenStatement(tokenHash, "INVITATION", now)}), accepted AS (
+      UPDATE ${users} SET password_hash = ${passwordHash}, verified = true, updated_at = ${now}
+      FROM used WHERE ${users.id} = used.user_id AND ${users.active} RETURNING ${users.id}
+    ), audited AS (${auditFromStatement("accepted", "auth.invitation_accepted", context)})
+    SELECT id FROM accepted`);
   return (result.rows[0] as { id?: string } | undefined)?.id;
 }
 

@@ -23,6 +23,7 @@ import { clientIp, registerAuth } from "./auth.ts";
 import { apiRateLimit } from "./rate_limit.ts";
 import { registerUsers } from "./users.ts";
 import { registerSalons } from "./salons.ts";
+import { registerProfessionals } from "./professionals.ts";
 import { registerHealth } from "./health.ts";
 
 /** What the app is built from: configuration and the adapters `main.ts` chose. */
@@ -218,6 +219,7 @@ export function createApp(deps: AppDeps): App {
   registerAuth(app);
   registerUsers(app);
   registerSalons(app);
+  registerProfessionals(app);
 
   app.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",

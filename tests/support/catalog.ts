@@ -16,3 +16,21 @@ export async function makeSalon(send: Send, owner: SignedInUser, fields: Record<
   if (res.status !== 201) throw new Error(`Cannot create fixture salon: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body;
 }
+
+/** Adds a professional to a salon through the API (inviting a new account unless `email` exists). */
+export async function makeProfessional(
+  send: Send,
+  owner: SignedInUser,
+  salonId: string,
+  fields: Record<string, unknown> = {},
+) {
+  counter++;
+  const res = await send("POST", "/professionals", owner, {
+    salon_id: salonId,
+    email: `pro-${counter}-${crypto.randomUUID().slice(0, 8)}@example.com`,
+    display_name: `Professional ${counter}`,
+    ...fields,
+  });
+  if (res.status !== 201) throw new Error(`Cannot add fixture professional: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
