@@ -24,6 +24,7 @@ import { apiRateLimit } from "./rate_limit.ts";
 import { registerUsers } from "./users.ts";
 import { registerSalons } from "./salons.ts";
 import { registerProfessionals } from "./professionals.ts";
+import { registerAvailability } from "./availability.ts";
 import { registerHealth } from "./health.ts";
 
 /** What the app is built from: configuration and the adapters `main.ts` chose. */
@@ -220,6 +221,7 @@ export function createApp(deps: AppDeps): App {
   registerUsers(app);
   registerSalons(app);
   registerProfessionals(app);
+  registerAvailability(app);
 
   app.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",
