@@ -23,6 +23,7 @@ import { clientIp, registerAuth } from "./auth.ts";
 import { apiRateLimit } from "./rate_limit.ts";
 import { registerUsers } from "./users.ts";
 import { registerSalons } from "./salons.ts";
+import { registerServices } from "./services.ts";
 import { registerProfessionals } from "./professionals.ts";
 import { registerAvailability } from "./availability.ts";
 import { registerHealth } from "./health.ts";
@@ -220,6 +221,7 @@ export function createApp(deps: AppDeps): App {
   registerAuth(app);
   registerUsers(app);
   registerSalons(app);
+  registerServices(app);
   registerProfessionals(app);
   registerAvailability(app);
 

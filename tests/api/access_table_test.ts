@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { apiClient } from "../support/api.ts";
 import { makeTestApp } from "../support/app.ts";
-import { makeSalon } from "../support/catalog.ts";
+import { makeSalon, makeService } from "../support/catalog.ts";
 import { makeUser, type SignedInUser } from "../support/users.ts";
 
 type Who = "anonymous" | "CLIENT" | "PROFESSIONAL" | "SALON_OWNER" | "ADMIN";
@@ -80,6 +80,44 @@ const TABLE: Row[] = [
     body: { description: "Updated" },
     expect: ownersAndAdmins(200, 404),
   },
+  // `{service}` is an active service of `{salon}` and `{variation}` one of its variations.
+  {
+    method: "POST",
+    path: "/api/v1/services",
+    body: { salon_id: "{salon}", name: "Table cut", category: "Hair", duration_minutes: 30, price_amount: 5000 },
+    expect: ownersAndAdmins(201, 404),
+  },
+  { method: "GET", path: "/api/v1/services", expect: everyone(200) },
+  {
+    method: "GET",
+    path: "/api/v1/services?salon_id={salon}&include_inactive=true",
+    expect: ownersAndAdmins(200, 404),
+  },
+  { method: "GET", path: "/api/v1/services/{service}", expect: everyone(200) },
+  {
+    method: "PATCH",
+    path: "/api/v1/services/{service}",
+    body: { description: "Updated" },
+    expect: ownersAndAdmins(200, 404),
+  },
+  {
+    method: "POST",
+    path: "/api/v1/services/{service}/variations",
+    body: { name: "Table variation", duration_minutes: 45, price_amount: 6000 },
+    expect: ownersAndAdmins(201, 404),
+  },
+  {
+    method: "PATCH",
+    path: "/api/v1/services/{service}/variations/{variation}",
+    body: { price_amount: 5500 },
+    expect: ownersAndAdmins(200, 404),
+  },
+  {
+    method: "PUT",
+    path: "/api/v1/services/{service}/professionals",
+    body: { professional_ids: [] },
+    expect: ownersAndAdmins(200, 404),
+  },
   { method: "POST", path: "/api/v1/auth/logout", expect: signedIn(204) },
 ];
 
@@ -88,8 +126,15 @@ Deno.test("access by role for every route", async (t) => {
   try {
     const target = await makeUser(testApp);
     const send = apiClient(testApp);
-    const salon = await makeSalon(send, await makeUser(testApp, "SALON_OWNER"));
-    const fill = (path: string) => path.replace("{target}", target.id).replace("{salon}", salon.id);
+    const salonOwner = await makeUser(testApp, "SALON_OWNER");
+    const salon = await makeSalon(send, salonOwner);
+    const service = await makeService(send, salonOwner, salon.id, {
+      variations: [{ name: "Short", duration_minutes: 30, price_amount: 5000 }],
+    });
+    // Fills paths and bodies alike: a body may name the salon too.
+    const fill = (text: string) =>
+      text.replace("{target}", target.id).replace("{salon}", salon.id).replace("{service}", service.id)
+        .replace("{variation}", service.variations[0].id);
     for (const row of TABLE) {
       await t.step(`${row.method} ${row.path}`, async () => {
         for (const who of Object.keys(row.expect) as Who[]) {
@@ -101,7 +146,7 @@ Deno.test("access by role for every route", async (t) => {
               ...(row.body ? { "content-type": "application/json" } : {}),
               ...(user ? { authorization: `Bearer ${user.accessToken}` } : {}),
             },
-            ...(row.body ? { body: JSON.stringify(row.body) } : {}),
+            ...(row.body ? { body: fill(JSON.stringify(row.body)) } : {}),
           });
           assert.equal(res.status, row.expect[who], `${who}: ${await res.text()}`);
         }

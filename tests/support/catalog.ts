@@ -34,3 +34,23 @@ export async function makeProfessional(
   if (res.status !== 201) throw new Error(`Cannot add fixture professional: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body;
 }
+
+/** Creates a service in the salon as `owner`; `fields` override the defaults (a 60-minute haircut). */
+export async function makeService(
+  send: Send,
+  owner: SignedInUser,
+  salonId: string,
+  fields: Record<string, unknown> = {},
+) {
+  counter++;
+  const res = await send("POST", "/services", owner, {
+    salon_id: salonId,
+    name: `Service ${counter} ${crypto.randomUUID().slice(0, 8)}`,
+    category: "Hair",
+    duration_minutes: 60,
+    price_amount: 8000,
+    ...fields,
+  });
+  if (res.status !== 201) throw new Error(`Cannot create fixture service: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
