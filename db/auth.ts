@@ -2,6 +2,7 @@
 import { and, eq, isNull, sql } from "drizzle-orm";
 import { type AuditContext, auditInsert } from "./audit.ts";
 import type { Db } from "./client.ts";
+import { containsPattern } from "./like.ts";
 
 export type { AuditContext };
 import { auditEvents, outbox, refreshTokenFamilies, refreshTokens, users, userTokens } from "./schema.ts";
@@ -246,8 +247,8 @@ export async function listUsers(
     filters.role ? eq(users.role, filters.role) : undefined,
     filters.active !== undefined ? eq(users.active, filters.active) : undefined,
     filters.q
-      ? sql`(${users.email} ILIKE ${"%" + escapeLike(filters.q) + "%"} OR ${users.fullName} ILIKE ${
-        "%" + escapeLike(filters.q) + "%"
+      ? sql`(${users.email} ILIKE ${containsPattern(filters.q)} OR ${users.fullName} ILIKE ${
+        containsPattern(filters.q)
       })`
       : undefined,
     page.after
@@ -258,10 +259,6 @@ export async function listUsers(
   const rows = await db.select({ user: users, at: sql<string>`${users.createdAt}::text` }).from(users)
     .where(and(...conditions)).orderBy(sql`${users.createdAt} DESC, ${users.id} DESC`).limit(page.limit);
   return rows.map((row) => ({ user: row.user, position: { createdAt: row.at, id: row.user.id } }));
-}
-
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
 export type UserTokenPurpose = "VERIFY_EMAIL" | "RESET_PASSWORD" | "INVITATION";

@@ -20,3 +20,9 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
   const fields = pgErrorOf(error);
   return fields?.code === "23505" && (constraint === undefined || fields.constraint === constraint);
 }
+
+/** True when the error is a check violation (23514) of the named constraint. */
+export function isCheckViolation(error: unknown, constraint: string): boolean {
+  const fields = pgErrorOf(error);
+  return fields?.code === "23514" && fields.constraint === constraint;
+}

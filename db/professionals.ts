@@ -4,6 +4,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { type AuditContext, auditInsert } from "./audit.ts";
 import type { UserRow } from "./auth.ts";
 import type { Db } from "./client.ts";
+import { containsPattern } from "./like.ts";
 import { outbox, professionals, professionalServices, salons, users, userTokens } from "./schema.ts";
 
 export type ProfessionalRow = typeof professionals.$inferSelect;
@@ -158,10 +159,6 @@ export interface ProfessionalSearch {
   includeInactive?: boolean;
 }
 
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
-
 /** Professionals of active salons, ordered by display name then id. */
 export async function listProfessionals(
   db: Db,
@@ -177,7 +174,7 @@ export async function listProfessionals(
         and ${professionalServices.serviceId} = ${filter.serviceId})`);
   }
   if (filter.q) {
-    const pattern = `%${escapeLike(filter.q)}%`;
+    const pattern = containsPattern(filter.q);
     conditions.push(sql`(${professionals.displayName} ilike ${pattern}
       or array_to_string(${professionals.specialties}, ' ') ilike ${pattern})`);
   }

@@ -2,6 +2,7 @@
 import { and, eq, type SQL, sql } from "drizzle-orm";
 import { type AuditContext, auditInsert } from "./audit.ts";
 import type { Db } from "./client.ts";
+import { containsPattern } from "./like.ts";
 import { salons, services } from "./schema.ts";
 
 export type SalonRow = typeof salons.$inferSelect;
@@ -79,10 +80,6 @@ export interface SalonHit {
   position: SalonPosition;
 }
 
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
-
 /** Great-circle distance in kilometres from a point to the salon (haversine). */
 function distanceFrom(latitude: number, longitude: number): SQL<number> {
   const lat = sql`${latitude}::float8`;
@@ -115,7 +112,7 @@ export async function searchSalons(
       and ${services.active} and ${and(...serviceConditions)})`);
   }
   if (filter.q) {
-    const pattern = `%${escapeLike(filter.q)}%`;
+    const pattern = containsPattern(filter.q);
     conditions.push(sql`(${salons.name} ilike ${pattern} or ${salons.description} ilike ${pattern}
       or exists (select 1 from ${services} where ${services.salonId} = ${salons.id} and ${services.active}
         and ${services.name} ilike ${pattern}))`);

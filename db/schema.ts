@@ -208,6 +208,12 @@ export const services = pgTable("services", {
   check("services_duration", sql`${t.durationMinutes} between 5 and 1440`),
   check("services_price", sql`${t.priceAmount} >= 0`),
   check("services_deposit", sql`${t.depositValue} >= 0`),
+  check(
+    "services_deposit_rule",
+    sql`(${t.depositKind} = 'NONE' and ${t.depositValue} = 0)
+      or (${t.depositKind} = 'PERCENTAGE' and ${t.depositValue} <= 10000)
+      or (${t.depositKind} = 'FIXED' and ${t.depositValue} <= ${t.priceAmount})`,
+  ),
   check("services_buffers", sql`${t.bufferBeforeMinutes} >= 0 and ${t.bufferAfterMinutes} >= 0`),
 ]);
 

@@ -6,6 +6,7 @@ import { and, asc, eq, inArray, notInArray, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { type AuditContext, auditInsert } from "./audit.ts";
 import type { Db } from "./client.ts";
+import { containsPattern } from "./like.ts";
 import { professionals, professionalServices, salons, services, serviceVariations } from "./schema.ts";
 import type { SalonRow } from "./salons.ts";
 
@@ -255,10 +256,6 @@ export interface ServicePosition {
   id: string;
 }
 
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
-
 /** Services matching the filters, ordered by name then id so pages never repeat or skip one. */
 export async function searchServices(
   db: Db,
@@ -272,7 +269,7 @@ export async function searchServices(
   if (filter.minPrice !== undefined) conditions.push(sql`${services.priceAmount} >= ${filter.minPrice}`);
   if (filter.maxPrice !== undefined) conditions.push(sql`${services.priceAmount} <= ${filter.maxPrice}`);
   if (filter.q) {
-    const pattern = `%${escapeLike(filter.q)}%`;
+    const pattern = containsPattern(filter.q);
     conditions.push(sql`(${services.name} ilike ${pattern} or ${services.description} ilike ${pattern})`);
   }
   if (filter.professionalId) {

@@ -26,6 +26,7 @@ import { registerSalons } from "./salons.ts";
 import { registerServices } from "./services.ts";
 import { registerProfessionals } from "./professionals.ts";
 import { registerAvailability } from "./availability.ts";
+import { registerScheduling } from "./scheduling.ts";
 import { registerHealth } from "./health.ts";
 
 /** What the app is built from: configuration and the adapters `main.ts` chose. */
@@ -224,6 +225,7 @@ export function createApp(deps: AppDeps): App {
   registerServices(app);
   registerProfessionals(app);
   registerAvailability(app);
+  registerScheduling(app);
 
   app.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",

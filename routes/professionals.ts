@@ -17,15 +17,7 @@ import {
   updateProfessional,
 } from "../db/professionals.ts";
 import type { App, AppEnv } from "./app.ts";
-import {
-  auditContext,
-  json,
-  newPasswordSchema,
-  optionalUser,
-  problem401,
-  requireUser,
-  unauthorized,
-} from "./auth.ts";
+import { auditContext, json, newPasswordSchema, optionalUser, problem401, requireUser, unauthorized } from "./auth.ts";
 import { ApiError, bodyErrorResponses, errorResponses, forbidden, notFound, problem403, problem409 } from "./errors.ts";
 import { managedSalon, managesSalon } from "./ownership.ts";
 import { decodeCursor, encodeCursor, listSchema, pageQuery } from "./pagination.ts";

@@ -26,7 +26,16 @@ import {
 } from "../db/services.ts";
 import type { App, AppEnv } from "./app.ts";
 import { auditContext, json, optionalUser, problem401, requireUser, unauthorized } from "./auth.ts";
-import { ApiError, bodyErrorResponses, errorResponses, type FieldError, notFound, problem403 } from "./errors.ts";
+import {
+  ApiError,
+  bodyErrorResponses,
+  errorResponses,
+  type FieldError,
+  notFound,
+  problem403,
+  problem409,
+} from "./errors.ts";
+import { isCheckViolation } from "../db/errors.ts";
 import { managedSalon, managesSalon, requirePermission } from "./ownership.ts";
 import { decodeCursor, encodeCursor, listSchema, pageQuery } from "./pagination.ts";
 import { optionalBearer } from "./salons.ts";
@@ -303,6 +312,7 @@ const update = createRoute({
     200: { description: "Updated", ...json(serviceSchema) },
     401: problem401,
     403: problem403,
+    409: problem409,
     ...bodyErrorResponses,
   },
 });
@@ -450,10 +460,19 @@ export function registerServices(app: App): void {
           : { path: "price_amount", message: `must not be below the fixed deposit (${deposit.value})` },
       ]);
     }
-    const row = await updateService(database.db, service, toColumns(body), c.var.auth!.userId, {
-      ...auditContext(c),
-      now: now(),
-    });
+    let row;
+    try {
+      row = await updateService(database.db, service, toColumns(body), c.var.auth!.userId, {
+        ...auditContext(c),
+        now: now(),
+      });
+    } catch (error) {
+      // Another edit changed the price or deposit between the check above and this write.
+      if (isCheckViolation(error, "services_deposit_rule")) {
+        throw new ApiError("conflict", "The service changed meanwhile: read it again and retry");
+      }
+      throw error;
+    }
     return c.json(await managerView(database.db, { service: row }), 200);
   });
 

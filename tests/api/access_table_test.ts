@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { apiClient } from "../support/api.ts";
 import { makeTestApp } from "../support/app.ts";
-import { makeSalon, makeService } from "../support/catalog.ts";
+import { makeProfessional, makeSalon, makeService } from "../support/catalog.ts";
 import { makeUser, type SignedInUser } from "../support/users.ts";
 
 type Who = "anonymous" | "CLIENT" | "PROFESSIONAL" | "SALON_OWNER" | "ADMIN";
@@ -32,6 +32,15 @@ const ownersAndAdmins = (status: number, ownerStatus = status): Record<Who, numb
   CLIENT: 403,
   PROFESSIONAL: 403,
   SALON_OWNER: ownerStatus,
+  ADMIN: status,
+});
+
+/** The professional themself or the salon's managers; another professional or owner gets 404. */
+const selfOrManagers = (status: number): Record<Who, number> => ({
+  anonymous: 401,
+  CLIENT: 403,
+  PROFESSIONAL: 404,
+  SALON_OWNER: 404,
   ADMIN: status,
 });
 
@@ -115,9 +124,71 @@ const TABLE: Row[] = [
   {
     method: "PUT",
     path: "/api/v1/services/{service}/professionals",
-    body: { professional_ids: [] },
+    body: { professional_ids: ["{professional}"] },
     expect: ownersAndAdmins(200, 404),
   },
+  // `{professional}` works at `{salon}` and performs `{service}`; the caller is never that person.
+  {
+    method: "POST",
+    path: "/api/v1/professionals",
+    body: { salon_id: "{salon}", email: "table-pro@example.com", display_name: "Table pro" },
+    expect: ownersAndAdmins(201, 404),
+  },
+  { method: "GET", path: "/api/v1/professionals", expect: everyone(200) },
+  {
+    method: "GET",
+    path: "/api/v1/professionals?salon_id={salon}&include_inactive=true",
+    expect: ownersAndAdmins(200, 404),
+  },
+  { method: "GET", path: "/api/v1/professionals/{professional}", expect: everyone(200) },
+  { method: "PATCH", path: "/api/v1/professionals/{professional}", body: { bio: "Hi" }, expect: selfOrManagers(200) },
+  {
+    method: "POST",
+    path: "/api/v1/auth/invitation/accept",
+    body: { token: "unknown", password: "Secret123" },
+    expect: everyone(400),
+  },
+  { method: "GET", path: "/api/v1/professionals/{professional}/availability/rules", expect: everyone(200) },
+  {
+    method: "PUT",
+    path: "/api/v1/professionals/{professional}/availability/rules",
+    body: { rules: [{ day_of_week: 1, start: "09:00", end: "17:00" }] },
+    expect: selfOrManagers(200),
+  },
+  { method: "GET", path: "/api/v1/professionals/{professional}/availability/overrides", expect: everyone(200) },
+  {
+    method: "PUT",
+    path: "/api/v1/professionals/{professional}/availability/overrides/2026-12-24",
+    body: { closed: true },
+    expect: selfOrManagers(200),
+  },
+  {
+    method: "DELETE",
+    path: "/api/v1/professionals/{professional}/availability/overrides/2026-12-24",
+    expect: selfOrManagers(204),
+  },
+  { method: "GET", path: "/api/v1/professionals/{professional}/time-off", expect: selfOrManagers(200) },
+  {
+    method: "POST",
+    path: "/api/v1/professionals/{professional}/time-off",
+    body: { starts_at: "2026-12-01T10:00:00Z", ends_at: "2026-12-01T12:00:00Z" },
+    expect: selfOrManagers(201),
+  },
+  { method: "DELETE", path: "/api/v1/professionals/{professional}/time-off/{timeOff}", expect: selfOrManagers(204) },
+  { method: "GET", path: "/api/v1/salons/{salon}/closures", expect: everyone(200) },
+  {
+    method: "POST",
+    path: "/api/v1/salons/{salon}/closures",
+    body: { start_date: "2026-12-25", end_date: "2026-12-25" },
+    expect: ownersAndAdmins(201, 404),
+  },
+  { method: "DELETE", path: "/api/v1/salons/{salon}/closures/{closure}", expect: ownersAndAdmins(204, 404) },
+  {
+    method: "GET",
+    path: "/api/v1/scheduling/professionals/{professional}/slots?service={service}",
+    expect: everyone(200),
+  },
+  { method: "GET", path: "/api/v1/scheduling/salons/{salon}/slots?service={service}", expect: everyone(200) },
   { method: "POST", path: "/api/v1/auth/logout", expect: signedIn(204) },
 ];
 
@@ -128,13 +199,24 @@ Deno.test("access by role for every route", async (t) => {
     const send = apiClient(testApp);
     const salonOwner = await makeUser(testApp, "SALON_OWNER");
     const salon = await makeSalon(send, salonOwner);
+    const professional = await makeProfessional(send, salonOwner, salon.id);
     const service = await makeService(send, salonOwner, salon.id, {
       variations: [{ name: "Short", duration_minutes: 30, price_amount: 5000 }],
+      professional_ids: [professional.id],
+    });
+    const timeOff = await send("POST", `/professionals/${professional.id}/time-off`, salonOwner, {
+      starts_at: "2026-12-02T10:00:00Z",
+      ends_at: "2026-12-02T12:00:00Z",
+    });
+    const closure = await send("POST", `/salons/${salon.id}/closures`, salonOwner, {
+      start_date: "2026-12-31",
+      end_date: "2026-12-31",
     });
     // Fills paths and bodies alike: a body may name the salon too.
     const fill = (text: string) =>
       text.replace("{target}", target.id).replace("{salon}", salon.id).replace("{service}", service.id)
-        .replace("{variation}", service.variations[0].id);
+        .replace("{variation}", service.variations[0].id).replace("{professional}", professional.id)
+        .replace("{timeOff}", timeOff.body.id).replace("{closure}", closure.body.id);
     for (const row of TABLE) {
       await t.step(`${row.method} ${row.path}`, async () => {
         for (const who of Object.keys(row.expect) as Who[]) {
