@@ -18,6 +18,10 @@ import {
   timeOff,
 } from "./schema.ts";
 
+/** Upper bounds the schema's CHECKs put on a service's buffers and duration (minutes). */
+const MAX_BUFFER_MS = 240 * 60_000;
+const MAX_DURATION_MS = 1440 * 60_000;
+
 export type SalonRow = typeof salons.$inferSelect;
 export type ServiceRow = typeof services.$inferSelect;
 export type VariationRow = typeof serviceVariations.$inferSelect;
@@ -129,6 +133,10 @@ export async function loadSchedule(
       endsAt: bookings.blockEndsAt,
     }).from(bookings).where(and(
       inArray(bookings.professionalId, ids),
+      // Bounds on starts_at let the (professional_id, starts_at) index do the work: a block starts
+      // at most MAX_BUFFER before its booking and a booking lasts at most MAX_DURATION.
+      lt(bookings.startsAt, new Date(options.busyTo.getTime() + MAX_BUFFER_MS)),
+      gt(bookings.startsAt, new Date(options.busyFrom.getTime() - MAX_DURATION_MS - MAX_BUFFER_MS)),
       lt(bookings.blockStartsAt, options.busyTo),
       gt(bookings.blockEndsAt, options.busyFrom),
       or(

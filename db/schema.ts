@@ -214,7 +214,10 @@ export const services = pgTable("services", {
       or (${t.depositKind} = 'PERCENTAGE' and ${t.depositValue} <= 10000)
       or (${t.depositKind} = 'FIXED' and ${t.depositValue} <= ${t.priceAmount})`,
   ),
-  check("services_buffers", sql`${t.bufferBeforeMinutes} >= 0 and ${t.bufferAfterMinutes} >= 0`),
+  check(
+    "services_buffers",
+    sql`${t.bufferBeforeMinutes} between 0 and 240 and ${t.bufferAfterMinutes} between 0 and 240`,
+  ),
 ]);
 
 export const serviceVariations = pgTable("service_variations", {
@@ -382,6 +385,13 @@ export const bookings = pgTable("bookings", {
   index("bookings_status_idx").on(t.status, t.holdExpiresAt),
   check("bookings_range", sql`${t.startsAt} < ${t.endsAt}`),
   check("bookings_block", sql`${t.blockStartsAt} <= ${t.startsAt} and ${t.blockEndsAt} >= ${t.endsAt}`),
+  // Bounds the slot search relies on to read busy time through the (professional, starts_at) index.
+  check(
+    "bookings_block_bounds",
+    sql`${t.blockStartsAt} >= ${t.startsAt} - interval '240 minutes'
+      and ${t.blockEndsAt} <= ${t.endsAt} + interval '240 minutes'
+      and ${t.endsAt} <= ${t.startsAt} + interval '1440 minutes'`,
+  ),
   check("bookings_amounts", sql`${t.priceAmount} >= 0 and ${t.depositAmount} >= 0 and ${t.feeAmount} >= 0`),
   check("bookings_hold", sql`${t.status} <> 'PENDING' or ${t.holdExpiresAt} is not null`),
 ]);

@@ -456,3 +456,38 @@ function epochMs(value: number, name: string): number {
   if (!Number.isSafeInteger(value)) throw new RangeError(`${name} must be a whole number of epoch milliseconds`);
   return value;
 }
+
+export interface AnyProfessionalSlot extends ProfessionalSlot {
+  /** How many professionals are free at this start. */
+  availableCount: number;
+}
+
+/**
+ * One slot per start time for "any professional": the professional offered is the one with the
+ * least booked time in the range (load spreads across the team), ties broken by id so the answer
+ * is stable; the count says how many are free then.
+ */
+export function anyProfessionalSlots(
+  lists: { professionalId: string; slots: Slot[]; busyMinutes: number }[],
+): AnyProfessionalSlot[] {
+  const preference = [...lists].sort((a, b) =>
+    a.busyMinutes - b.busyMinutes ||
+    (a.professionalId < b.professionalId ? -1 : a.professionalId > b.professionalId ? 1 : 0)
+  );
+  const byStart = new Map<number, AnyProfessionalSlot>();
+  for (const { professionalId, slots } of preference) {
+    for (const slot of slots) {
+      const chosen = byStart.get(slot.startMs);
+      if (chosen) chosen.availableCount++;
+      else byStart.set(slot.startMs, { ...slot, professionalId, availableCount: 1 });
+    }
+  }
+  return [...byStart.values()].sort((a, b) => a.startMs - b.startMs);
+}
+
+/** Minutes of `busy` that fall inside [from, to): how loaded a professional is in a search range. */
+export function busyMinutesWithin(busy: readonly BusyRange[], from: number, to: number): number {
+  let total = 0;
+  for (const range of busy) total += Math.max(0, Math.min(range.end, to) - Math.max(range.start, from));
+  return Math.round(total / MINUTE_MS);
+}

@@ -8,7 +8,13 @@ import type { Context } from "hono";
 import { findProfessional } from "../db/professionals.ts";
 import { findSalon } from "../db/salons.ts";
 import { loadOffer, loadSchedule, type Offer } from "../db/scheduling.ts";
-import { computeSlots, MAX_RANGE_DAYS, mergeProfessionalSlots, type ProfessionalSlot } from "../domain/slots.ts";
+import {
+  type AnyProfessionalSlot,
+  anyProfessionalSlots,
+  busyMinutesWithin,
+  computeSlots,
+  MAX_RANGE_DAYS,
+} from "../domain/slots.ts";
 import type { App, AppEnv } from "./app.ts";
 import { json, optionalUser, problem401 } from "./auth.ts";
 import { ApiError, errorResponses, notFound } from "./errors.ts";
@@ -41,7 +47,8 @@ const slotSchema = z.object({
   end: z.string().openapi({ example: "2026-03-08T13:00:00Z" }),
   local_start: z.string().openapi({ description: "The salon's wall clock", example: "2026-03-08T09:00:00" }),
   offset: z.string().openapi({ description: "The salon's UTC offset at the start", example: "-03:00" }),
-  professional_id: z.uuid(),
+  professional_id: z.uuid().openapi({ description: "Who is offered: with any professional, the least booked one" }),
+  available_count: z.number().int().openapi({ description: "How many professionals are free at this start" }),
 }).openapi("Slot");
 
 const slotsSchema = z.object({
@@ -78,7 +85,7 @@ const salonSlots = createRoute({
   method: "get",
   path: "/api/v1/scheduling/salons/{id}/slots",
   operationId: "listSalonSlots",
-  summary: "Free start times for a service with any professional who performs it",
+  summary: "Free start times for a service with any professional: one slot per start, naming who is offered",
   tags,
   security: optionalBearer,
   middleware: [optionalUser] as const,
@@ -116,7 +123,7 @@ async function slotsFor(c: Context<AppEnv>, offer: Offer, query: z.infer<typeof 
 
   const durationMinutes = variation?.durationMinutes ?? service.durationMinutes;
   const professionals = offer.professionals;
-  let slots: ProfessionalSlot[] = [];
+  let slots: AnyProfessionalSlot[] = [];
   if (professionals.length > 0) {
     const reach = (durationMinutes + service.bufferBeforeMinutes + service.bufferAfterMinutes) * MINUTE_MS;
     const schedule = await loadSchedule(database.db, {
@@ -129,31 +136,35 @@ async function slotsFor(c: Context<AppEnv>, offer: Offer, query: z.infer<typeof 
       busyTo: new Date(to + reach),
       now: new Date(now),
     });
-    slots = mergeProfessionalSlots(professionals.map(({ id }) => ({
-      professionalId: id,
-      slots: computeSlots({
-        timeZone: salon.timeZone,
-        rules: schedule.rules.filter((r) => r.professionalId === id)
-          .map((r) => ({ dayOfWeek: r.dayOfWeek, start: r.startTime, end: r.endTime })),
-        overrides: schedule.overrides.filter((o) => o.professionalId === id).map((o) =>
-          o.kind === "CLOSED"
-            ? { date: o.date, kind: "CLOSED" as const }
-            : { date: o.date, kind: "OPEN" as const, start: o.startTime!, end: o.endTime! }
-        ),
-        closures: schedule.closures,
-        busy: schedule.busy.filter((b) => b.professionalId === id)
-          .map((b) => ({ start: b.startsAt.getTime(), end: b.endsAt.getTime() })),
-        durationMinutes,
-        bufferBeforeMinutes: service.bufferBeforeMinutes,
-        bufferAfterMinutes: service.bufferAfterMinutes,
-        slotStepMinutes: salon.slotStepMinutes,
-        minimumNoticeMinutes: salon.minimumNoticeMinutes,
-        bookingHorizonDays: salon.bookingHorizonDays,
-        from,
-        to,
-        now,
-      }),
-    })));
+    slots = anyProfessionalSlots(professionals.map(({ id }) => {
+      const busy = schedule.busy.filter((b) => b.professionalId === id)
+        .map((b) => ({ start: b.startsAt.getTime(), end: b.endsAt.getTime() }));
+      return {
+        professionalId: id,
+        busyMinutes: busyMinutesWithin(busy, from, to),
+        slots: computeSlots({
+          timeZone: salon.timeZone,
+          rules: schedule.rules.filter((r) => r.professionalId === id)
+            .map((r) => ({ dayOfWeek: r.dayOfWeek, start: r.startTime, end: r.endTime })),
+          overrides: schedule.overrides.filter((o) => o.professionalId === id).map((o) =>
+            o.kind === "CLOSED"
+              ? { date: o.date, kind: "CLOSED" as const }
+              : { date: o.date, kind: "OPEN" as const, start: o.startTime!, end: o.endTime! }
+          ),
+          closures: schedule.closures,
+          busy,
+          durationMinutes,
+          bufferBeforeMinutes: service.bufferBeforeMinutes,
+          bufferAfterMinutes: service.bufferAfterMinutes,
+          slotStepMinutes: salon.slotStepMinutes,
+          minimumNoticeMinutes: salon.minimumNoticeMinutes,
+          bookingHorizonDays: salon.bookingHorizonDays,
+          from,
+          to,
+          now,
+        }),
+      };
+    }));
   }
   return {
     salon_id: salon.id,
@@ -170,6 +181,7 @@ async function slotsFor(c: Context<AppEnv>, offer: Offer, query: z.infer<typeof 
       local_start: slot.localStart,
       offset: slot.offset,
       professional_id: slot.professionalId,
+      available_count: slot.availableCount,
     })),
   };
 }

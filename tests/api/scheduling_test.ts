@@ -176,17 +176,50 @@ Deno.test("slots", async (t) => {
       assert.equal(Date.parse(crossing.end) - Date.parse(crossing.start), 60 * 60_000);
     });
 
-    await t.step("the salon-wide search names the professional of each slot, sorted by start", async () => {
+    await t.step("any professional: one slot per start, offered by the least booked professional", async () => {
       const body = await slotsOf(
         `/scheduling/salons/${salon.id}/slots?service=${service.id}&from=2026-03-12&to=2026-03-12`,
       );
       assert.deepEqual(body.professionals.map((p: { display_name: string }) => p.display_name).sort(), ["Ana", "Bia"]);
-      assert.equal(body.data.length, 18);
-      const starts = body.data.map((s: { start: string }) => s.start);
-      assert.deepEqual(starts, [...starts].sort());
+      assert.deepEqual(localStarts(body), [
+        "09:00",
+        "09:15",
+        "09:30",
+        "09:45",
+        "10:00",
+        "10:15",
+        "10:30",
+        "10:45",
+        "11:00",
+      ]);
+      assert.ok(body.data.every((s: { available_count: number }) => s.available_count === 2));
+      // Nobody is booked that day: the tie goes to the same professional every time.
+      assert.equal(new Set(body.data.map((s: { professional_id: string }) => s.professional_id)).size, 1);
+
+      // Ana is booked 09:00-10:00 on the 13th: Bia, less booked, is offered; after Ana's block both are free.
+      await db.insert(bookings).values({
+        salonId: salon.id,
+        clientId: client.id,
+        professionalId: ana.id,
+        serviceId: service.id,
+        // New York keeps daylight time since 8 March: 09:00 local is 13:00Z.
+        startsAt: new Date("2026-03-13T13:00:00Z"),
+        endsAt: new Date("2026-03-13T14:00:00Z"),
+        blockStartsAt: new Date("2026-03-13T13:00:00Z"),
+        blockEndsAt: new Date("2026-03-13T14:15:00Z"),
+        status: "CONFIRMED",
+        priceAmount: 5000,
+        currency: "USD",
+      });
+      const busyDay = await slotsOf(
+        `/scheduling/salons/${salon.id}/slots?service=${service.id}&from=2026-03-13&to=2026-03-13`,
+      );
+      assert.ok(busyDay.data.every((s: { professional_id: string }) => s.professional_id === bia.id));
       assert.deepEqual(
-        new Set(body.data.map((s: { professional_id: string }) => s.professional_id)),
-        new Set([ana.id, bia.id]),
+        busyDay.data.map((s: { local_start: string; available_count: number }) =>
+          `${s.local_start.slice(11, 16)}:${s.available_count}`
+        ),
+        ["09:00:1", "09:15:1", "09:30:1", "09:45:1", "10:00:1", "10:15:2", "10:30:2", "10:45:2", "11:00:2"],
       );
     });
 

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
+  anyProfessionalSlots,
+  busyMinutesWithin,
   type BusyRange,
   type Closure,
   computeSlots,
@@ -466,6 +468,33 @@ Deno.test("mergeProfessionalSlots orders by start, then professional id", () => 
     "11:00 alice",
   ]);
   assert.deepEqual(mergeProfessionalSlots([]), []);
+});
+
+Deno.test("anyProfessionalSlots offers each start once, from the least booked professional", () => {
+  const rules = [MONDAY_MORNING];
+  const hourly = computeSlots(query({ rules, slotStepMinutes: 60 }));
+  const halfHourly = computeSlots(query({ rules, slotStepMinutes: 90 }));
+  const offered = anyProfessionalSlots([
+    { professionalId: "alice", slots: hourly, busyMinutes: 120 },
+    { professionalId: "bob", slots: halfHourly, busyMinutes: 30 },
+    { professionalId: "carol", slots: hourly, busyMinutes: 30 },
+  ]);
+  assert.deepEqual(offered.map((s) => `${s.localStart.slice(11, 16)} ${s.professionalId} ${s.availableCount}`), [
+    "09:00 bob 3",
+    "10:00 carol 2",
+    "10:30 bob 1",
+    "11:00 carol 2",
+  ]);
+  assert.deepEqual(anyProfessionalSlots([]), []);
+});
+
+Deno.test("busyMinutesWithin counts only the part of each range inside the search", () => {
+  const hour = 3_600_000;
+  assert.equal(
+    busyMinutesWithin([{ start: 0, end: 2 * hour }, { start: 5 * hour, end: 6 * hour }], hour, 5.5 * hour),
+    90,
+  );
+  assert.equal(busyMinutesWithin([], 0, hour), 0);
 });
 
 // ---------------------------------------------------------------------------------------------------------------
