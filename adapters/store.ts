@@ -123,6 +123,7 @@ export class KvStore implements KeyValueStore {
   readonly kind = "embedded" as const;
   readonly #kv: Deno.Kv;
   readonly #now: () => number;
+  readonly #queues = new Map<string, Promise<void>>();
 
   constructor(kv: Deno.Kv, now: () => number = Date.now) {
     this.#kv = kv;
@@ -156,7 +157,28 @@ export class KvStore implements KeyValueStore {
     });
   }
 
-  async setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean> {
+  /**
+   * Runs read-modify-write operations on one key one at a time within this process. The atomic
+   * check below still guards against other processes; without this queue, many concurrent
+   * requests on one key (every request of one client bumps the same counter) would keep failing
+   * each other's checks and retry in a storm.
+   */
+  #exclusive<T>(key: string, operation: () => Promise<T>): Promise<T> {
+    const previous = this.#queues.get(key) ?? Promise.resolve();
+    const result = previous.then(operation, operation);
+    const tail = result.then(() => {}, () => {});
+    this.#queues.set(key, tail);
+    tail.then(() => {
+      if (this.#queues.get(key) === tail) this.#queues.delete(key);
+    });
+    return result;
+  }
+
+  setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean> {
+    return this.#exclusive(key, () => this.#setIfAbsent(key, value, ttlSeconds));
+  }
+
+  async #setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean> {
     while (true) {
       const { live, versionstamp } = await this.#read(key);
       if (live) return false;
@@ -167,8 +189,12 @@ export class KvStore implements KeyValueStore {
     }
   }
 
-  async increment(key: string, ttlSeconds: number): Promise<number> {
-    // Optimistic read-modify-write: a concurrent writer makes the check fail and the loop retry.
+  increment(key: string, ttlSeconds: number): Promise<number> {
+    return this.#exclusive(key, () => this.#increment(key, ttlSeconds));
+  }
+
+  async #increment(key: string, ttlSeconds: number): Promise<number> {
+    // Optimistic read-modify-write: a writer in another process makes the check fail and the loop retry.
     while (true) {
       const { live, versionstamp } = await this.#read(key);
       const next: KvEntry = live
