@@ -30,6 +30,7 @@ import { normaliseEmail, passwordProblems } from "../domain/credentials.ts";
 import { type Role, SELF_SERVICE_ROLES } from "../domain/access.ts";
 import type { App, AppEnv } from "./app.ts";
 import { ApiError, bodyErrorResponses, errorResponses, problem409 } from "./errors.ts";
+import { showDevMail } from "./dev_mail.ts";
 import { apiRateLimit, countOnly, rateLimited, rateWindow } from "./rate_limit.ts";
 
 const email = z.string().trim().toLowerCase().pipe(z.email().max(254)).openapi({ example: "ana@example.com" });
@@ -321,6 +322,7 @@ async function sendSingleUseToken(c: Context<AppEnv>, user: UserRow, purpose: Us
       deduplicationId: `${topic}:${tokenHash}`,
     },
   });
+  showDevMail(c, { topic, to: user.email, code: token });
 }
 
 /** Registers the account and session routes. */

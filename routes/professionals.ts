@@ -17,6 +17,7 @@ import {
   updateProfessional,
 } from "../db/professionals.ts";
 import type { App, AppEnv } from "./app.ts";
+import { showDevMail } from "./dev_mail.ts";
 import { auditContext, json, newPasswordSchema, optionalUser, problem401, requireUser, unauthorized } from "./auth.ts";
 import { ApiError, bodyErrorResponses, errorResponses, forbidden, notFound, problem403, problem409 } from "./errors.ts";
 import { managedSalon, managesSalon } from "./ownership.ts";
@@ -253,6 +254,9 @@ export function registerProfessionals(app: App): void {
         throw new ApiError("conflict", "The account was created at the same moment: try again");
       }
       throw error;
+    }
+    if (invitation) {
+      showDevMail(c, { topic: "email.professional_invitation", to: body.email, code: invitation.token });
     }
     c.header("Location", `/api/v1/professionals/${row.id}`);
     return c.json({ ...toProfessional(row, true), invited: invitation !== undefined }, 201);
