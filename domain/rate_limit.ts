@@ -27,8 +27,10 @@ export interface RateDecision {
 /** Decides whether the request that brought `current` to its value is within the limit. */
 export function slidingWindow(counts: WindowCounts): RateDecision {
   const { limit, windowMs, elapsedMs, current, previous } = counts;
-  const used = previous * (1 - elapsedMs / windowMs) + current;
-  const allowed = used <= limit;
+  // In units of request·ms so that the comparison is exact: with fractions, 54 × (1 − 1/3) comes
+  // out a hair above 36 and a request that should pass is refused.
+  const usedScaled = previous * (windowMs - elapsedMs) + current * windowMs;
+  const allowed = usedScaled <= limit * windowMs;
   const untilWindowEnd = windowMs - elapsedMs;
   let waitMs = 0;
   if (!allowed) {
@@ -45,7 +47,7 @@ export function slidingWindow(counts: WindowCounts): RateDecision {
   return {
     allowed,
     limit,
-    remaining: Math.max(0, Math.floor(limit - used)),
+    remaining: Math.max(0, Math.floor((limit * windowMs - usedScaled) / windowMs)),
     resetSeconds: Math.max(1, Math.ceil(untilWindowEnd / 1000)),
     retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil(waitMs / 1000)),
   };

@@ -20,6 +20,13 @@ Deno.test("slidingWindow", async (t) => {
     assert.ok(!slidingWindow({ limit: 10, windowMs: MINUTE, elapsedMs: 30_000, current: 6, previous: 10 }).allowed);
   });
 
+  await t.step("the weighted count is exact: a retry at exactly the computed moment is allowed", () => {
+    // 54 requests in the last window, a third of which has slid out: they weigh exactly 36.
+    const decision = slidingWindow({ limit: 37, windowMs: MINUTE, elapsedMs: 20_000, current: 1, previous: 54 });
+    assert.equal(decision.allowed, true);
+    assert.equal(decision.remaining, 0);
+  });
+
   await t.step("a refused request is told when to retry, and retrying then is allowed", () => {
     fc.assert(fc.property(
       fc.integer({ min: 1, max: 50 }),
