@@ -3,7 +3,7 @@
  * however many professionals: the offer (service, variation, professionals), then one read-only
  * batch for rules, overrides, closures and busy time.
  */
-import { and, eq, gt, gte, inArray, lt, lte, or, sql } from "drizzle-orm";
+import { and, eq, gt, gte, inArray, lt, lte, ne, or, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
 import {
   availabilityOverrides,
@@ -100,6 +100,8 @@ export async function loadSchedule(
     busyFrom: Date;
     busyTo: Date;
     now: Date;
+    /** A booking whose own time does not count as busy (it is being moved). */
+    excludeBookingId?: string;
   },
 ): Promise<ScheduleData> {
   const ids = options.professionalIds;
@@ -139,6 +141,7 @@ export async function loadSchedule(
       gt(bookings.startsAt, new Date(options.busyFrom.getTime() - MAX_DURATION_MS - MAX_BUFFER_MS)),
       lt(bookings.blockStartsAt, options.busyTo),
       gt(bookings.blockEndsAt, options.busyFrom),
+      options.excludeBookingId ? ne(bookings.id, options.excludeBookingId) : undefined,
       or(
         eq(bookings.status, "CONFIRMED"),
         and(eq(bookings.status, "PENDING"), gt(bookings.holdExpiresAt, options.now)),

@@ -313,7 +313,11 @@ export const cancellationPolicies = pgTable("cancellation_policies", {
   active: boolean().notNull().default(true),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
-}, (t) => [index("cancellation_policies_salon_idx").on(t.salonId)]);
+}, (t) => [
+  index("cancellation_policies_salon_idx").on(t.salonId),
+  // One active policy per salon: the one new bookings snapshot.
+  uniqueIndex("cancellation_policies_one_active_key").on(t.salonId).where(sql`${t.active}`),
+]);
 
 export const cancellationPolicyTiers = pgTable("cancellation_policy_tiers", {
   id: id(),

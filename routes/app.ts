@@ -27,6 +27,8 @@ import { registerServices } from "./services.ts";
 import { registerProfessionals } from "./professionals.ts";
 import { registerAvailability } from "./availability.ts";
 import { registerScheduling } from "./scheduling.ts";
+import { registerCancellationPolicies } from "./cancellation_policies.ts";
+import { registerBookings } from "./bookings.ts";
 import { registerHealth } from "./health.ts";
 
 /** What the app is built from: configuration and the adapters `main.ts` chose. */
@@ -226,6 +228,8 @@ export function createApp(deps: AppDeps): App {
   registerProfessionals(app);
   registerAvailability(app);
   registerScheduling(app);
+  registerCancellationPolicies(app);
+  registerBookings(app);
 
   app.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",

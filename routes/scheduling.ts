@@ -7,6 +7,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { findProfessional } from "../db/professionals.ts";
 import { findSalon } from "../db/salons.ts";
+import type { Db } from "../db/client.ts";
 import { loadOffer, loadSchedule, type Offer } from "../db/scheduling.ts";
 import {
   type AnyProfessionalSlot,
@@ -110,38 +111,48 @@ function localDate(ms: number, timeZone: string): string {
   return Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(timeZone).toPlainDate().toString();
 }
 
-async function slotsFor(c: Context<AppEnv>, offer: Offer, query: z.infer<typeof slotQuery>) {
-  const { database, now: clock } = c.var.services;
-  const now = clock().getTime();
+/**
+ * Free slots of the offer's professionals in [from, to): one per start, from the least booked
+ * professional. `excludeBookingId` leaves a booking's own time out (rescheduling it);
+ * `ignoreBusy` answers whether the time would be a slot if nobody were booked.
+ */
+export async function searchSlots(
+  db: Db,
+  offer: Offer,
+  options: {
+    from: number;
+    to: number;
+    now: number;
+    excludeBookingId?: string;
+    ignoreBusy?: boolean;
+    /** The range whose booked time decides who is offered (default: [from, to)). */
+    balance?: { from: number; to: number };
+  },
+): Promise<AnyProfessionalSlot[]> {
+  const { from, to, now } = options;
   const { salon, service, variation } = offer;
-  const from = query.from ? toInstant(query.from, salon.timeZone, false) : now;
-  const to = query.to ? toInstant(query.to, salon.timeZone, true) : from + DEFAULT_RANGE_DAYS * DAY_MS;
-  if (to <= from) throw invalidQuery("to", "must be after from");
-  if (to - from > MAX_RANGE_DAYS * DAY_MS) {
-    throw invalidQuery("to", `must be at most ${MAX_RANGE_DAYS} days after from`);
-  }
-
   const durationMinutes = variation?.durationMinutes ?? service.durationMinutes;
   const professionals = offer.professionals;
   let slots: AnyProfessionalSlot[] = [];
   if (professionals.length > 0) {
     const reach = (durationMinutes + service.bufferBeforeMinutes + service.bufferAfterMinutes) * MINUTE_MS;
-    const schedule = await loadSchedule(database.db, {
+    const schedule = await loadSchedule(db, {
       salonId: salon.id,
       professionalIds: professionals.map((p) => p.id),
       // One date of margin on each side: the engine reads windows that run across the range's edges.
       fromDate: Temporal.PlainDate.from(localDate(from, salon.timeZone)).subtract({ days: 1 }).toString(),
       toDate: Temporal.PlainDate.from(localDate(to, salon.timeZone)).add({ days: 1 }).toString(),
-      busyFrom: new Date(from - reach),
-      busyTo: new Date(to + reach),
+      busyFrom: new Date(Math.min(from, options.balance?.from ?? from) - reach),
+      busyTo: new Date(Math.max(to, options.balance?.to ?? to) + reach),
       now: new Date(now),
+      excludeBookingId: options.excludeBookingId,
     });
     slots = anyProfessionalSlots(professionals.map(({ id }) => {
-      const busy = schedule.busy.filter((b) => b.professionalId === id)
+      const busy = options.ignoreBusy ? [] : schedule.busy.filter((b) => b.professionalId === id)
         .map((b) => ({ start: b.startsAt.getTime(), end: b.endsAt.getTime() }));
       return {
         professionalId: id,
-        busyMinutes: busyMinutesWithin(busy, from, to),
+        busyMinutes: busyMinutesWithin(busy, options.balance?.from ?? from, options.balance?.to ?? to),
         slots: computeSlots({
           timeZone: salon.timeZone,
           rules: schedule.rules.filter((r) => r.professionalId === id)
@@ -166,6 +177,23 @@ async function slotsFor(c: Context<AppEnv>, offer: Offer, query: z.infer<typeof 
       };
     }));
   }
+  return slots;
+}
+
+async function slotsFor(c: Context<AppEnv>, offer: Offer, query: z.infer<typeof slotQuery>) {
+  const { database, now: clock } = c.var.services;
+  const now = clock().getTime();
+  const { salon, service, variation } = offer;
+  const from = query.from ? toInstant(query.from, salon.timeZone, false) : now;
+  const to = query.to ? toInstant(query.to, salon.timeZone, true) : from + DEFAULT_RANGE_DAYS * DAY_MS;
+  if (to <= from) throw invalidQuery("to", "must be after from");
+  if (to - from > MAX_RANGE_DAYS * DAY_MS) {
+    throw invalidQuery("to", `must be at most ${MAX_RANGE_DAYS} days after from`);
+  }
+
+  const durationMinutes = variation?.durationMinutes ?? service.durationMinutes;
+  const professionals = offer.professionals;
+  const slots = await searchSlots(database.db, offer, { from, to, now });
   return {
     salon_id: salon.id,
     service_id: service.id,

@@ -3,6 +3,7 @@
  * `anonymous` sends no token.
  */
 import assert from "node:assert/strict";
+import { bookings } from "../../db/schema.ts";
 import { apiClient } from "../support/api.ts";
 import { makeTestApp } from "../support/app.ts";
 import { makeProfessional, makeSalon, makeService } from "../support/catalog.ts";
@@ -45,6 +46,7 @@ const selfOrManagers = (status: number): Record<Who, number> => ({
 });
 
 const NEW_SALON = { name: "Table salon", time_zone: "America/Sao_Paulo", currency: "BRL" };
+const TABLE_TIER = { hours_before_min: 0, hours_before_max: null, fee_percent: 50, fee_fixed_amount: 0 };
 
 const TABLE: Row[] = [
   { method: "GET", path: "/health", expect: everyone(200) },
@@ -189,6 +191,49 @@ const TABLE: Row[] = [
     expect: everyone(200),
   },
   { method: "GET", path: "/api/v1/scheduling/salons/{salon}/slots?service={service}", expect: everyone(200) },
+  // `{policy}` is the active cancellation policy of `{salon}`; `{booking}` a booking there of another client.
+  {
+    method: "POST",
+    path: "/api/v1/cancellation-policies",
+    body: { salon_id: "{salon}", name: "Table policy", tiers: [TABLE_TIER], active: false },
+    expect: ownersAndAdmins(201, 404),
+  },
+  { method: "GET", path: "/api/v1/cancellation-policies?salon_id={salon}", expect: everyone(200) },
+  {
+    method: "GET",
+    path: "/api/v1/cancellation-policies?salon_id={salon}&include_inactive=true",
+    expect: ownersAndAdmins(200, 404),
+  },
+  { method: "GET", path: "/api/v1/cancellation-policies/{policy}", expect: everyone(200) },
+  {
+    method: "PATCH",
+    path: "/api/v1/cancellation-policies/{policy}",
+    body: { name: "Table policy" },
+    expect: ownersAndAdmins(200, 404),
+  },
+  {
+    method: "GET",
+    path: "/api/v1/cancellation-policies/{policy}/quote?booking={booking}",
+    expect: { ...signedIn(404), ADMIN: 200 },
+  },
+  // Bookings: `{booking}` is another client's; every caller but an admin is a stranger to it.
+  {
+    method: "POST",
+    path: "/api/v1/bookings",
+    body: { service_id: "{service}", professional_id: "{professional}", starts_at: "2020-01-06T12:00:00Z" },
+    expect: signedIn(422),
+  },
+  { method: "GET", path: "/api/v1/bookings", expect: signedIn(200) },
+  { method: "GET", path: "/api/v1/bookings/{booking}", expect: { ...signedIn(404), ADMIN: 200 } },
+  {
+    method: "PATCH",
+    path: "/api/v1/bookings/{booking}/reschedule",
+    body: { starts_at: "2020-01-06T12:00:00Z" },
+    expect: { ...signedIn(404), ADMIN: 422 },
+  },
+  { method: "PATCH", path: "/api/v1/bookings/{booking}/complete", expect: { ...signedIn(404), ADMIN: 409 } },
+  { method: "PATCH", path: "/api/v1/bookings/{booking}/no-show", expect: { ...signedIn(404), ADMIN: 409 } },
+  { method: "PATCH", path: "/api/v1/bookings/{booking}/cancel", body: {}, expect: { ...signedIn(404), ADMIN: 200 } },
   { method: "POST", path: "/api/v1/auth/logout", expect: signedIn(204) },
 ];
 
@@ -212,11 +257,32 @@ Deno.test("access by role for every route", async (t) => {
       start_date: "2026-12-31",
       end_date: "2026-12-31",
     });
+    const policy = await send("POST", "/cancellation-policies", salonOwner, {
+      salon_id: salon.id,
+      name: "Table",
+      tiers: [TABLE_TIER],
+    });
+    const startsAt = new Date("2026-12-03T13:00:00Z");
+    const endsAt = new Date("2026-12-03T14:00:00Z");
+    const [booking] = await testApp.deps.database.db.insert(bookings).values({
+      salonId: salon.id,
+      clientId: target.id,
+      professionalId: professional.id,
+      serviceId: service.id,
+      startsAt,
+      endsAt,
+      blockStartsAt: startsAt,
+      blockEndsAt: endsAt,
+      status: "CONFIRMED",
+      priceAmount: 5000,
+      currency: "BRL",
+    }).returning();
     // Fills paths and bodies alike: a body may name the salon too.
     const fill = (text: string) =>
       text.replace("{target}", target.id).replace("{salon}", salon.id).replace("{service}", service.id)
         .replace("{variation}", service.variations[0].id).replace("{professional}", professional.id)
-        .replace("{timeOff}", timeOff.body.id).replace("{closure}", closure.body.id);
+        .replace("{timeOff}", timeOff.body.id).replace("{closure}", closure.body.id)
+        .replace("{policy}", policy.body.id).replace("{booking}", booking.id);
     for (const row of TABLE) {
       await t.step(`${row.method} ${row.path}`, async () => {
         for (const who of Object.keys(row.expect) as Who[]) {

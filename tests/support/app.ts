@@ -20,11 +20,16 @@ export async function makeTestApp(
   env: Record<string, string> = {},
   options: { url?: string; store?: KeyValueStore; now?: () => Date } = {},
 ): Promise<TestApp> {
-  const config = loadConfig({ LOG_LEVEL: "info", ...env });
+  // TEST_LOG_ECHO=1 prints every log line of the app while a test runs, for debugging.
+  const echo = Deno.env.get("TEST_LOG_ECHO") === "1";
+  const config = loadConfig({ LOG_LEVEL: "info", ...env, ...(echo ? { LOG_LEVEL: "debug" } : {}) });
   const database = await openDatabase({ url: options.url });
   await migrate(database.sql);
   const logLines: Record<string, unknown>[] = [];
-  const logger = createLogger(config.LOG_LEVEL as LogLevel, (line) => logLines.push(JSON.parse(line)));
+  const logger = createLogger(config.LOG_LEVEL as LogLevel, (line) => {
+    if (echo) console.error(line);
+    logLines.push(JSON.parse(line));
+  });
   const deps: AppDeps = {
     config,
     database,

@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX "cancellation_policies_one_active_key" ON "cancellation_policies" USING btree ("salon_id") WHERE "cancellation_policies"."active";

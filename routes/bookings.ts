@@ -1,0 +1,526 @@
+/**
+ * Bookings: create on a slot the engine offers (idempotently), read within your scope, and move
+ * through the lifecycle in domain/bookings.ts: cancel (with the policy's fee), no-show, complete,
+ * reschedule. The database refuses double bookings by itself (exclusion constraint).
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import {
+  type BookingRecord,
+  type BookingRow,
+  findBooking,
+  insertBooking,
+  listBookings,
+  positionOf,
+  transitionBooking,
+} from "../db/bookings.ts";
+import { pgErrorOf } from "../db/errors.ts";
+import { loadOffer, type Offer } from "../db/scheduling.ts";
+import { can } from "../domain/access.ts";
+import { BOOKING_STATUSES, type BookingEvent, initialStatus, timingProblem, transition } from "../domain/bookings.ts";
+import { quoteCancellation } from "../domain/cancellation.ts";
+import { depositFor } from "../domain/pricing.ts";
+import type { App, AppEnv } from "./app.ts";
+import { auditContext, json, problem401, requireUser } from "./auth.ts";
+import { loadActivePolicyTiers, type PolicySnapshot } from "./cancellation_policies.ts";
+import { ApiError, bodyErrorResponses, errorResponses, notFound, problem403, problem409 } from "./errors.ts";
+import { idempotencyHeaders, idempotent } from "./idempotency.ts";
+import { decodeCursor, encodeCursor, listSchema, pageQuery } from "./pagination.ts";
+import { searchSlots } from "./scheduling.ts";
+import { idParam, instantSchema } from "./schemas.ts";
+
+const tags = ["Bookings"];
+const MINUTE_MS = 60_000;
+const DAY_MS = 24 * 60 * MINUTE_MS;
+
+const money = z.object({ amount: z.number().int(), currency: z.string() });
+
+export const bookingSchema = z.object({
+  id: z.uuid(),
+  status: z.enum(BOOKING_STATUSES),
+  salon_id: z.uuid(),
+  client_id: z.uuid(),
+  professional_id: z.uuid(),
+  service_id: z.uuid(),
+  variation_id: z.uuid().nullable(),
+  starts_at: z.string(),
+  ends_at: z.string(),
+  hold_expires_at: z.string().nullable().openapi({ description: "PENDING only: the slot is held until then" }),
+  price: money,
+  deposit: money,
+  fee: money.openapi({ description: "Cancellation fee charged, if any" }),
+  policy: z.object({
+    policy_id: z.uuid(),
+    name: z.string(),
+    tiers: z.array(z.object({
+      hours_before_min: z.number(),
+      hours_before_max: z.number().nullable(),
+      fee_basis_points: z.number().int(),
+      fee_fixed_amount: z.number().int(),
+    })),
+  }).nullable().openapi({ description: "The cancellation policy as it was when booked" }),
+  notes: z.string().nullable(),
+  cancelled_at: z.string().nullable(),
+  cancelled_by: z.enum(["CLIENT", "SALON", "SYSTEM"]).nullable(),
+  cancellation_reason: z.string().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+}).openapi("Booking");
+
+const iso = (d: Date | null) => d?.toISOString() ?? null;
+
+export function toBooking(row: BookingRow): z.infer<typeof bookingSchema> {
+  const snapshot = row.policySnapshot as PolicySnapshot | null;
+  return {
+    id: row.id,
+    status: row.status,
+    salon_id: row.salonId,
+    client_id: row.clientId,
+    professional_id: row.professionalId,
+    service_id: row.serviceId,
+    variation_id: row.variationId,
+    starts_at: row.startsAt.toISOString(),
+    ends_at: row.endsAt.toISOString(),
+    hold_expires_at: row.status === "PENDING" ? iso(row.holdExpiresAt) : null,
+    price: { amount: row.priceAmount, currency: row.currency },
+    deposit: { amount: row.depositAmount, currency: row.currency },
+    fee: { amount: row.feeAmount, currency: row.currency },
+    policy: snapshot
+      ? {
+        policy_id: snapshot.policy_id,
+        name: snapshot.name,
+        tiers: snapshot.tiers.map((t) => ({
+          hours_before_min: t.hoursBeforeMin,
+          hours_before_max: t.hoursBeforeMax,
+          fee_basis_points: t.feeBasisPoints,
+          fee_fixed_amount: t.feeFixedAmount,
+        })),
+      }
+      : null,
+    notes: row.notes,
+    cancelled_at: iso(row.cancelledAt),
+    cancelled_by: row.cancelledBy,
+    cancellation_reason: row.cancellationReason,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+  };
+}
+
+const createBody = z.object({
+  service_id: z.uuid(),
+  variation_id: z.uuid().optional(),
+  professional_id: z.uuid().optional().openapi({ description: "Leave out for any professional who performs it" }),
+  starts_at: instantSchema,
+  notes: z.string().trim().max(1000).optional(),
+}).strict().openapi("BookingCreate");
+
+const cancelBody = z.object({ reason: z.string().trim().max(500).optional() }).strict().openapi("BookingCancel");
+const rescheduleBody = z.object({
+  starts_at: instantSchema,
+  professional_id: z.uuid().optional().openapi({ description: "Default: the same professional" }),
+}).strict().openapi("BookingReschedule");
+
+const cancelResult = bookingSchema.extend({
+  refund: money.openapi({ description: "What goes back to the client of what was paid" }),
+}).openapi("CancelledBooking");
+
+const create = createRoute({
+  method: "post",
+  path: "/api/v1/bookings",
+  operationId: "createBooking",
+  summary: "Book a slot: PENDING with a hold when a deposit is due, else CONFIRMED",
+  tags,
+  middleware: [requireUser] as const,
+  request: { headers: idempotencyHeaders, body: { required: true, ...json(createBody) } },
+  responses: {
+    201: { description: "Booked; `Location` names it", ...json(bookingSchema) },
+    401: problem401,
+    409: { description: "The slot is taken, or the idempotency key is in use", content: problem409.content },
+    422: {
+      description: "Not a slot the salon offers, or the idempotency key was used with another body",
+      content: problem409.content,
+    },
+    ...bodyErrorResponses,
+  },
+});
+
+const list = createRoute({
+  method: "get",
+  path: "/api/v1/bookings",
+  operationId: "listBookings",
+  summary: "Bookings you may see (client: yours; professional: your schedule; owner: your salons; admin: all)",
+  tags,
+  middleware: [requireUser] as const,
+  request: {
+    query: z.object({
+      status: z.enum(BOOKING_STATUSES).optional(),
+      from: instantSchema.optional().openapi({ description: "Starting at or after" }),
+      to: instantSchema.optional().openapi({ description: "Starting before" }),
+      professional_id: z.uuid().optional(),
+      salon_id: z.uuid().optional(),
+      ...pageQuery,
+    }),
+  },
+  responses: {
+    200: { description: "A page of bookings, by start time", ...json(listSchema(bookingSchema, "BookingList")) },
+    401: problem401,
+    ...errorResponses,
+  },
+});
+
+const read = createRoute({
+  method: "get",
+  path: "/api/v1/bookings/{id}",
+  operationId: "getBooking",
+  summary: "A booking you may see",
+  tags,
+  middleware: [requireUser] as const,
+  request: { params: idParam },
+  responses: { 200: { description: "The booking", ...json(bookingSchema) }, 401: problem401, ...errorResponses },
+});
+
+const transitionResponses = {
+  401: problem401,
+  403: problem403,
+  409: {
+    description: "Not allowed from the booking's current status (named in the problem)",
+    content: problem409.content,
+  },
+  ...bodyErrorResponses,
+};
+
+const cancel = createRoute({
+  method: "patch",
+  path: "/api/v1/bookings/{id}/cancel",
+  operationId: "cancelBooking",
+  summary: "Cancel: the client pays the policy's fee for the hours left; the salon cancels without fee",
+  tags,
+  middleware: [requireUser] as const,
+  request: { params: idParam, body: { required: false, ...json(cancelBody) } },
+  responses: {
+    200: { description: "Cancelled, with the fee and the refund", ...json(cancelResult) },
+    ...transitionResponses,
+  },
+});
+
+const noShow = createRoute({
+  method: "patch",
+  path: "/api/v1/bookings/{id}/no-show",
+  operationId: "markNoShow",
+  summary: "The client did not come (the professional or the salon, once the booking has started)",
+  tags,
+  middleware: [requireUser] as const,
+  request: { params: idParam },
+  responses: { 200: { description: "Marked", ...json(bookingSchema) }, ...transitionResponses },
+});
+
+const complete = createRoute({
+  method: "patch",
+  path: "/api/v1/bookings/{id}/complete",
+  operationId: "completeBooking",
+  summary: "The service was done (the professional or the salon, once the booking has started)",
+  tags,
+  middleware: [requireUser] as const,
+  request: { params: idParam },
+  responses: { 200: { description: "Completed", ...json(bookingSchema) }, ...transitionResponses },
+});
+
+const reschedule = createRoute({
+  method: "patch",
+  path: "/api/v1/bookings/{id}/reschedule",
+  operationId: "rescheduleBooking",
+  summary: "Move a pending or confirmed booking to another free slot, atomically (or not at all)",
+  tags,
+  middleware: [requireUser] as const,
+  request: { params: idParam, body: { required: true, ...json(rescheduleBody) } },
+  responses: {
+    200: { description: "Moved", ...json(bookingSchema) },
+    ...transitionResponses,
+    422: { description: "Not a slot the salon offers", content: problem409.content },
+  },
+});
+
+function slotTaken(detail = "This time was just taken: pick another slot"): ApiError {
+  return new ApiError("slot_taken", detail);
+}
+
+/** True for the errors Postgres raises when the exclusion constraint refuses (or a deadlock breaks) an insert. */
+function isSlotConflict(error: unknown): boolean {
+  const code = pgErrorOf(error)?.code;
+  return code === "23P01" || code === "40P01";
+}
+
+/**
+ * The professional who can take a booking of `offer` at `startMs`: 422 when the salon would not
+ * offer that start at all, 409 when it would but the time is taken.
+ */
+async function offeredAt(
+  c: Context<AppEnv>,
+  offer: Offer,
+  startMs: number,
+  excludeBookingId?: string,
+): Promise<string> {
+  const db = c.var.services.database.db;
+  const now = c.var.services.now().getTime();
+  const window = { from: startMs, to: startMs + 1, now, excludeBookingId };
+  const day = { from: startMs - DAY_MS / 2, to: startMs + DAY_MS / 2 };
+  const [slot] = await searchSlots(db, offer, { ...window, balance: day });
+  if (slot) return slot.professionalId;
+  const [free] = await searchSlots(db, offer, { ...window, ignoreBusy: true });
+  if (free) throw slotTaken();
+  throw new ApiError(
+    "unprocessable",
+    "The salon does not offer this start time: search /scheduling/…/slots for free times (opening hours, slot step, minimum notice and booking horizon apply)",
+    { errors: [{ path: "starts_at", message: "is not an offered slot" }] },
+  );
+}
+
+function manages(auth: NonNullable<AppEnv["Variables"]["auth"]>, record: BookingRecord): boolean {
+  return can(auth.role, "bookings:read:any") || record.salonOwnerId === auth.userId;
+}
+
+/** Loads a booking the caller may see; anyone else's is not found. */
+async function visibleBooking(c: Context<AppEnv>, id: string): Promise<BookingRecord> {
+  const auth = c.var.auth!;
+  const record = await findBooking(c.var.services.database.db, id);
+  if (
+    !record ||
+    !(record.booking.clientId === auth.userId || record.professionalUserId === auth.userId || manages(auth, record))
+  ) {
+    throw notFound("booking");
+  }
+  return record;
+}
+
+function refused(record: BookingRecord, event: BookingEvent, now: number): BookingRow["status"] {
+  const next = transition(record.booking.status, event);
+  if (!next.ok) throw new ApiError("conflict", next.reason);
+  const timing = timingProblem(event, record.booking.startsAt.getTime(), now);
+  if (timing) throw new ApiError("conflict", timing);
+  return next.to;
+}
+
+function changedMeanwhile(): ApiError {
+  return new ApiError("conflict", "The booking changed meanwhile: read it again");
+}
+
+/** Registers the booking routes. */
+export function registerBookings(app: App): void {
+  app.openapi(create, async (c) => {
+    const body = c.req.valid("json");
+    const auth = c.var.auth!;
+    const { database, now: clock } = c.var.services;
+    const db = database.db;
+    // The stored or fresh answer is written as is: its shape is the 201 or problem above.
+    return (await idempotent(c, body, async (remember) => {
+      const loaded = await loadOffer(db, {
+        serviceId: body.service_id,
+        variationId: body.variation_id,
+        professionalId: body.professional_id,
+      });
+      if (!loaded || "missing" in loaded) {
+        const field = loaded?.missing === "variation" ? "variation_id" : "service_id";
+        throw new ApiError("validation", `Invalid body: ${field}`, {
+          errors: [{
+            path: field,
+            message: field === "service_id" ? "is not a bookable service" : "is not a variation of the service",
+          }],
+        });
+      }
+      if (loaded.professionals.length === 0) {
+        throw new ApiError("validation", "Invalid body: professional_id", {
+          errors: [{ path: "professional_id", message: "does not perform this service" }],
+        });
+      }
+      const startMs = Date.parse(body.starts_at);
+      const professionalId = await offeredAt(c, loaded, startMs);
+      const now = clock();
+      const { salon, service, variation } = loaded;
+      const price = variation?.priceAmount ?? service.priceAmount;
+      const duration = (variation?.durationMinutes ?? service.durationMinutes) * MINUTE_MS;
+      const deposit = depositFor(price, { kind: service.depositKind, value: service.depositValue });
+      const status = initialStatus(deposit);
+      const policy = await loadActivePolicyTiers(db, salon.id);
+      const id = crypto.randomUUID();
+      const values = {
+        id,
+        salonId: salon.id,
+        clientId: auth.userId,
+        professionalId,
+        serviceId: service.id,
+        variationId: variation?.id ?? null,
+        startsAt: new Date(startMs),
+        endsAt: new Date(startMs + duration),
+        blockStartsAt: new Date(startMs - service.bufferBeforeMinutes * MINUTE_MS),
+        blockEndsAt: new Date(startMs + duration + service.bufferAfterMinutes * MINUTE_MS),
+        status,
+        holdExpiresAt: status === "PENDING" ? new Date(now.getTime() + salon.holdMinutes * MINUTE_MS) : null,
+        priceAmount: price,
+        depositAmount: deposit,
+        feeAmount: 0,
+        currency: salon.currency,
+        policySnapshot: policy ? { policy_id: policy.policyId, name: policy.name, tiers: policy.tiers } : null,
+        notes: body.notes ?? null,
+        createdAt: now,
+        updatedAt: now,
+      };
+      const answer = { status: 201, body: toBooking(values as BookingRow), location: `/api/v1/bookings/${id}` };
+      try {
+        await insertBooking(db, values, {
+          actorId: auth.userId,
+          now,
+          context: auditContext(c),
+          remember: remember ? remember(answer) : null,
+        });
+      } catch (error) {
+        if (isSlotConflict(error)) throw slotTaken();
+        throw error;
+      }
+      return answer;
+    })) as never;
+  });
+
+  app.openapi(list, async (c) => {
+    const query = c.req.valid("query");
+    const auth = c.var.auth!;
+    const db = c.var.services.database.db;
+    const after = decodeCursor(query.cursor, z.object({ startsAt: z.string().max(40), id: z.uuid() }).strict());
+    const rows = await listBookings(db, {
+      visibleToUserId: can(auth.role, "bookings:read:any") ? undefined : auth.userId,
+      status: query.status,
+      from: query.from ? new Date(query.from) : undefined,
+      to: query.to ? new Date(query.to) : undefined,
+      professionalId: query.professional_id,
+      salonId: query.salon_id,
+    }, { limit: query.limit + 1, after });
+    const page = rows.slice(0, query.limit);
+    const next = rows.length > query.limit ? encodeCursor(await positionOf(db, page.at(-1)!.id)) : null;
+    return c.json({ data: page.map(toBooking), next_cursor: next }, 200);
+  });
+
+  app.openapi(read, async (c) => {
+    const record = await visibleBooking(c, c.req.valid("param").id);
+    return c.json(toBooking(record.booking), 200);
+  });
+
+  app.openapi(cancel, async (c) => {
+    const record = await visibleBooking(c, c.req.valid("param").id);
+    const body = c.req.valid("json") ?? {};
+    const auth = c.var.auth!;
+    const { database, now: clock } = c.var.services;
+    const now = clock();
+    const bySalon = manages(auth, record) && can(auth.role, "bookings:cancel:salon");
+    const byClient = record.booking.clientId === auth.userId;
+    if (!bySalon && !byClient) throw new ApiError("forbidden", "Only the client or the salon can cancel a booking");
+    const to = refused(record, "cancel", now.getTime());
+    const booking = record.booking;
+    const snapshot = booking.policySnapshot as PolicySnapshot | null;
+    const quote = quoteCancellation({
+      tiers: snapshot?.tiers ?? null,
+      price: booking.priceAmount,
+      // Deposits are collected with payments; until one is recorded nothing has been paid.
+      paid: 0,
+      startsAt: booking.startsAt.getTime(),
+      now: now.getTime(),
+      by: bySalon ? "SALON" : "CLIENT",
+    });
+    if (!quote.allowed) throw new ApiError("conflict", quote.reason ?? "This booking cannot be cancelled now");
+    const row = await transitionBooking(database.db, booking, {
+      to,
+      set: {
+        cancelledAt: now,
+        cancelledBy: bySalon ? "SALON" : "CLIENT",
+        cancellationReason: body.reason ?? null,
+        feeAmount: quote.fee,
+      },
+      actorId: auth.userId,
+      action: "booking.cancel",
+      reason: body.reason ?? null,
+      now,
+      context: auditContext(c),
+      data: { fee: quote.fee, refund: quote.refund, hours_before: quote.hoursBefore, by: bySalon ? "SALON" : "CLIENT" },
+    });
+    if (!row) throw changedMeanwhile();
+    return c.json({ ...toBooking(row), refund: { amount: quote.refund, currency: row.currency } }, 200);
+  });
+
+  for (
+    const [route, event, action] of [[noShow, "no_show", "booking.no_show"], [
+      complete,
+      "complete",
+      "booking.complete",
+    ]] as const
+  ) {
+    app.openapi(route, async (c) => {
+      const record = await visibleBooking(c, c.req.valid("param").id);
+      const auth = c.var.auth!;
+      const { database, now: clock } = c.var.services;
+      const now = clock();
+      const assigned = record.professionalUserId === auth.userId && can(auth.role, "bookings:complete");
+      if (!assigned && !manages(auth, record)) {
+        throw new ApiError("forbidden", "Only the professional or the salon can record how a booking went");
+      }
+      const to = refused(record, event, now.getTime());
+      const row = await transitionBooking(database.db, record.booking, {
+        to,
+        set: event === "complete" ? { completedAt: now } : { noShowAt: now },
+        actorId: auth.userId,
+        action,
+        now,
+        context: auditContext(c),
+      });
+      if (!row) throw changedMeanwhile();
+      return c.json(toBooking(row), 200);
+    });
+  }
+
+  app.openapi(reschedule, async (c) => {
+    const record = await visibleBooking(c, c.req.valid("param").id);
+    const body = c.req.valid("json");
+    const auth = c.var.auth!;
+    const { database, now: clock } = c.var.services;
+    const db = database.db;
+    const now = clock();
+    if (record.booking.clientId !== auth.userId && !manages(auth, record)) {
+      throw new ApiError("forbidden", "Only the client or the salon can move a booking");
+    }
+    const to = refused(record, "reschedule", now.getTime());
+    const booking = record.booking;
+    const loaded = await loadOffer(db, {
+      serviceId: booking.serviceId,
+      variationId: booking.variationId ?? undefined,
+      professionalId: body.professional_id ?? booking.professionalId,
+    });
+    if (!loaded || "missing" in loaded || loaded.professionals.length === 0) {
+      throw new ApiError("unprocessable", "The service or professional is no longer bookable", {
+        errors: [{ path: "professional_id", message: "cannot take this booking now" }],
+      });
+    }
+    const startMs = Date.parse(body.starts_at);
+    const professionalId = await offeredAt(c, loaded, startMs, booking.id);
+    const shift = startMs - booking.startsAt.getTime();
+    let row;
+    try {
+      row = await transitionBooking(db, booking, {
+        to,
+        set: {
+          professionalId,
+          startsAt: new Date(startMs),
+          endsAt: new Date(booking.endsAt.getTime() + shift),
+          blockStartsAt: new Date(booking.blockStartsAt.getTime() + shift),
+          blockEndsAt: new Date(booking.blockEndsAt.getTime() + shift),
+        },
+        actorId: auth.userId,
+        action: "booking.reschedule",
+        now,
+        context: auditContext(c),
+        data: { from_starts_at: booking.startsAt.toISOString(), to_starts_at: new Date(startMs).toISOString() },
+      });
+    } catch (error) {
+      if (isSlotConflict(error)) throw slotTaken();
+      throw error;
+    }
+    if (!row) throw changedMeanwhile();
+    return c.json(toBooking(row), 200);
+  });
+}
