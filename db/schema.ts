@@ -21,6 +21,7 @@ import {
   text,
   time,
   timestamp,
+  unique,
   uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
@@ -336,18 +337,26 @@ export const cancellationPolicyTiers = pgTable("cancellation_policy_tiers", {
   check("cancellation_policy_tiers_fee", sql`${t.feeBasisPoints} between 0 and 10000 and ${t.feeFixedAmount} >= 0`),
 ]);
 
-/** Per salon (and optionally per professional): how many bookings may share one time range. */
+/**
+ * Overbooking per salon (professionalId null) or per professional: how many bookings beyond the
+ * capacity one time range may hold, as a percentage of that capacity (a professional's own rule:
+ * 1; a salon's rule: its active professionals). A professional's rule replaces the salon's.
+ */
 export const overbookingConfigs = pgTable("overbooking_configs", {
   id: id(),
   salonId: uuid().notNull().references(() => salons.id),
   professionalId: uuid().references(() => professionals.id),
-  maxConcurrent: smallint().notNull().default(1),
+  maxOverbookingPercent: smallint().notNull().default(0),
+  /** Without it an overbooked booking waits for the owner's approval. */
+  autoAccept: boolean().notNull().default(false),
+  /** Only returning clients (a completed booking at the salon) may take an overbooked place. */
+  vipPriority: boolean().notNull().default(false),
   active: boolean().notNull().default(true),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 }, (t) => [
-  uniqueIndex("overbooking_configs_scope_key").on(t.salonId, t.professionalId),
-  check("overbooking_configs_capacity", sql`${t.maxConcurrent} between 1 and 10`),
+  unique("overbooking_configs_scope_key").on(t.salonId, t.professionalId).nullsNotDistinct(),
+  check("overbooking_configs_percent", sql`${t.maxOverbookingPercent} between 0 and 1000`),
 ]);
 
 // ---------------------------------------------------------------------------------------------
@@ -374,6 +383,8 @@ export const bookings = pgTable("bookings", {
   policySnapshot: jsonb(),
   notes: text(),
   overbooked: boolean().notNull().default(false),
+  /** An overbooked booking the salon has not approved yet (PENDING, held until its start). */
+  approvalRequired: boolean().notNull().default(false),
   cancelledAt: instant(),
   cancelledBy: cancelledBy(),
   cancellationReason: text(),

@@ -29,6 +29,7 @@ import { registerAvailability } from "./availability.ts";
 import { registerScheduling } from "./scheduling.ts";
 import { registerCancellationPolicies } from "./cancellation_policies.ts";
 import { registerBookings } from "./bookings.ts";
+import { registerOverbooking } from "./overbooking.ts";
 import { registerHealth } from "./health.ts";
 
 /** What the app is built from: configuration and the adapters `main.ts` chose. */
@@ -230,6 +231,7 @@ export function createApp(deps: AppDeps): App {
   registerScheduling(app);
   registerCancellationPolicies(app);
   registerBookings(app);
+  registerOverbooking(app);
 
   app.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",

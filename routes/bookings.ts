@@ -15,7 +15,10 @@ import {
   transitionBooking,
 } from "../db/bookings.ts";
 import { pgErrorOf } from "../db/errors.ts";
+import { findSalon } from "../db/salons.ts";
+import { applicableRule, insertOverbooked, isReturningClient } from "../db/overbooking.ts";
 import { loadOffer, type Offer } from "../db/scheduling.ts";
+import { overbookingDecision } from "../domain/overbooking.ts";
 import { can } from "../domain/access.ts";
 import { BOOKING_STATUSES, type BookingEvent, initialStatus, timingProblem, transition } from "../domain/bookings.ts";
 import { quoteCancellation } from "../domain/cancellation.ts";
@@ -60,6 +63,10 @@ export const bookingSchema = z.object({
     })),
   }).nullable().openapi({ description: "The cancellation policy as it was when booked" }),
   notes: z.string().nullable(),
+  overbooked: z.boolean().openapi({
+    description: "Beyond the time range's capacity, under the salon's overbooking rule",
+  }),
+  approval_required: z.boolean().openapi({ description: "Overbooked and waiting for the salon's approval" }),
   cancelled_at: z.string().nullable(),
   cancelled_by: z.enum(["CLIENT", "SALON", "SYSTEM"]).nullable(),
   cancellation_reason: z.string().nullable(),
@@ -98,6 +105,8 @@ export function toBooking(row: BookingRow): z.infer<typeof bookingSchema> {
       }
       : null,
     notes: row.notes,
+    overbooked: row.overbooked,
+    approval_required: row.approvalRequired,
     cancelled_at: iso(row.cancelledAt),
     cancelled_by: row.cancelledBy,
     cancellation_reason: row.cancellationReason,
@@ -225,6 +234,18 @@ const complete = createRoute({
   responses: { 200: { description: "Completed", ...json(bookingSchema) }, ...transitionResponses },
 });
 
+const approve = createRoute({
+  method: "patch",
+  path: "/api/v1/bookings/{id}/approve",
+  operationId: "approveOverbooking",
+  summary:
+    "Accept an overbooked booking that waits for approval (the salon): CONFIRMED, or PENDING while a deposit is due",
+  tags,
+  middleware: [requireUser] as const,
+  request: { params: idParam },
+  responses: { 200: { description: "Approved", ...json(bookingSchema) }, ...transitionResponses },
+});
+
 const reschedule = createRoute({
   method: "patch",
   path: "/api/v1/bookings/{id}/reschedule",
@@ -333,7 +354,16 @@ export function registerBookings(app: App): void {
         });
       }
       const startMs = Date.parse(body.starts_at);
-      const professionalId = await offeredAt(c, loaded, startMs);
+      let professionalId: string;
+      let taken: ApiError | null = null;
+      try {
+        professionalId = await offeredAt(c, loaded, startMs);
+      } catch (error) {
+        // A taken time may still have an overbooking place for a chosen professional.
+        if (!(error instanceof ApiError && error.code === "slot_taken" && body.professional_id)) throw error;
+        professionalId = body.professional_id;
+        taken = error;
+      }
       const now = clock();
       const { salon, service, variation } = loaded;
       const price = variation?.priceAmount ?? service.priceAmount;
@@ -364,7 +394,41 @@ export function registerBookings(app: App): void {
         createdAt: now,
         updatedAt: now,
       };
-      const answer = { status: 201, body: toBooking(values as BookingRow), location: `/api/v1/bookings/${id}` };
+      const answerFor = (row: typeof values & { overbooked?: boolean; approvalRequired?: boolean }) => ({
+        status: 201,
+        body: toBooking({ overbooked: false, approvalRequired: false, ...row } as BookingRow),
+        location: `/api/v1/bookings/${id}`,
+      });
+      const overbook = async () => {
+        const rule = await applicableRule(db, salon.id, professionalId);
+        const decision = overbookingDecision(
+          rule ? rule.row : null,
+          rule?.capacity ?? 0,
+          { returning: await isReturningClient(db, auth.userId, salon.id) },
+        );
+        if (!decision.allowed) throw slotTaken(`This time is taken and ${decision.reason}: pick another slot`);
+        const row = {
+          ...values,
+          overbooked: true,
+          approvalRequired: decision.needsApproval,
+          // Waiting for approval holds the place until the start; a deposit hold is as usual.
+          status: decision.needsApproval ? "PENDING" as const : values.status,
+          holdExpiresAt: decision.needsApproval ? values.startsAt : values.holdExpiresAt,
+        };
+        const answer = answerFor(row);
+        const placed = await insertOverbooked(db, row, {
+          limit: decision.limit,
+          scope: rule!.row.professionalId ? { professionalId } : { salonId: salon.id },
+          actorId: auth.userId,
+          now,
+          context: auditContext(c),
+          remember: remember ? remember(answer) : null,
+        });
+        if (!placed) throw slotTaken("This time is taken and its overbooking places are full: pick another slot");
+        return answer;
+      };
+      if (taken) return await overbook();
+      const answer = answerFor(values);
       try {
         await insertBooking(db, values, {
           actorId: auth.userId,
@@ -373,7 +437,10 @@ export function registerBookings(app: App): void {
           remember: remember ? remember(answer) : null,
         });
       } catch (error) {
-        if (isSlotConflict(error)) throw slotTaken();
+        if (isSlotConflict(error)) {
+          if (body.professional_id) return await overbook();
+          throw slotTaken();
+        }
         throw error;
       }
       return answer;
@@ -473,6 +540,34 @@ export function registerBookings(app: App): void {
       return c.json(toBooking(row), 200);
     });
   }
+
+  app.openapi(approve, async (c) => {
+    const record = await visibleBooking(c, c.req.valid("param").id);
+    const auth = c.var.auth!;
+    const { database, now: clock } = c.var.services;
+    const db = database.db;
+    const now = clock();
+    if (!manages(auth, record)) throw new ApiError("forbidden", "Only the salon can approve an overbooked booking");
+    const booking = record.booking;
+    if (!booking.approvalRequired || booking.status !== "PENDING") {
+      throw new ApiError("conflict", `This booking does not wait for approval (it is ${booking.status})`);
+    }
+    const salon = await findSalon(db, booking.salonId);
+    const depositDue = booking.depositAmount > 0;
+    const row = await transitionBooking(db, booking, {
+      to: depositDue ? "PENDING" : refused(record, "confirm", now.getTime()),
+      set: {
+        approvalRequired: false,
+        holdExpiresAt: depositDue ? new Date(now.getTime() + (salon?.holdMinutes ?? 15) * MINUTE_MS) : null,
+      },
+      actorId: auth.userId,
+      action: "booking.approve",
+      now,
+      context: auditContext(c),
+    });
+    if (!row) throw changedMeanwhile();
+    return c.json(toBooking(row), 200);
+  });
 
   app.openapi(reschedule, async (c) => {
     const record = await visibleBooking(c, c.req.valid("param").id);

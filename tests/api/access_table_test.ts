@@ -234,6 +234,20 @@ const TABLE: Row[] = [
   { method: "PATCH", path: "/api/v1/bookings/{booking}/complete", expect: { ...signedIn(404), ADMIN: 409 } },
   { method: "PATCH", path: "/api/v1/bookings/{booking}/no-show", expect: { ...signedIn(404), ADMIN: 409 } },
   { method: "PATCH", path: "/api/v1/bookings/{booking}/cancel", body: {}, expect: { ...signedIn(404), ADMIN: 200 } },
+  { method: "PATCH", path: "/api/v1/bookings/{booking}/approve", expect: { ...signedIn(404), ADMIN: 409 } },
+  { method: "GET", path: "/api/v1/overbooking?salon_id={salon}", expect: ownersAndAdmins(200, 404) },
+  {
+    method: "PUT",
+    path: "/api/v1/overbooking/salons/{salon}",
+    body: { max_overbooking_percent: 0 },
+    expect: ownersAndAdmins(200, 404),
+  },
+  {
+    method: "PUT",
+    path: "/api/v1/overbooking/professionals/{professional}",
+    body: { max_overbooking_percent: 0 },
+    expect: ownersAndAdmins(200, 404),
+  },
   { method: "POST", path: "/api/v1/auth/logout", expect: signedIn(204) },
 ];
 
