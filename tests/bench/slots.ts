@@ -223,6 +223,10 @@ for (const target of targets) {
         } ${String(r.p99).padStart(7)} ${String(r.non2xx).padStart(8)}`,
       );
     }
+  } catch (error) {
+    // Go on to the next database (and its clean-up); the run still fails at the end.
+    console.error(`${target.name}: ${error instanceof Error ? error.stack : error}`);
+    Deno.exitCode = 1;
   } finally {
     await target.cleanup();
   }
