@@ -1,7 +1,8 @@
 /**
  * `Idempotency-Key` for POSTs that create bookings or move money: the same key with the same body
  * gets the original status and body for 24 hours (`Idempotent-Replayed: true`); another body gets
- * 422; a key whose first request is still running gets 409. Keys belong to the signed-in user.
+ * 422; a duplicate that arrives while the first request runs waits up to three seconds for its
+ * answer, and gets 409 if it is still running then. Keys belong to the signed-in user.
  */
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
@@ -11,6 +12,9 @@ import type { AppEnv } from "./app.ts";
 import { ApiError, problemBody } from "./errors.ts";
 
 export const IDEMPOTENCY_HOURS = 24;
+/** How long a duplicate waits for the first request's answer before it is told to retry (409). */
+const IN_FLIGHT_WAIT_MS = 3000;
+const IN_FLIGHT_POLL_MS = 50;
 
 /** An answer the route wants to send; with a key, `remember` is the statement that stores it. */
 export type Remember = ((answer: StoredAnswer) => ReturnType<typeof storeAnswer>) | null;
@@ -53,13 +57,20 @@ export async function idempotent(
   const userId = c.var.auth!.userId;
   const requestHash = await hashToken(`${c.req.method} ${c.req.path}\n${JSON.stringify(body)}`);
   const at = now();
-  const claim = await claimKey(db, {
-    userId,
-    key,
-    requestHash,
-    now: at,
-    expiresAt: new Date(at.getTime() + IDEMPOTENCY_HOURS * 3_600_000),
-  });
+  const claimOnce = () =>
+    claimKey(db, {
+      userId,
+      key,
+      requestHash,
+      now: at,
+      expiresAt: new Date(at.getTime() + IDEMPOTENCY_HOURS * 3_600_000),
+    });
+  let claim = await claimOnce();
+  // A retry that overlaps the first request waits a little for its answer rather than failing at once.
+  for (let waited = 0; claim.state === "in_flight" && waited < IN_FLIGHT_WAIT_MS; waited += IN_FLIGHT_POLL_MS) {
+    await new Promise((resolve) => setTimeout(resolve, IN_FLIGHT_POLL_MS));
+    claim = await claimOnce();
+  }
   if (claim.state === "replay") return respond(claim.answer, true);
   if (claim.state === "mismatch") {
     throw new ApiError("unprocessable", "This Idempotency-Key was used with another request body: use a new key");
