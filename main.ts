@@ -10,6 +10,7 @@ import { newOpaqueToken, TokenIssuer } from "./adapters/tokens.ts";
 import { openDatabase } from "./db/client.ts";
 import { bootstrapAdmin } from "./db/auth.ts";
 import { migrate } from "./db/migrate.ts";
+import { EmbeddedDispatcher, QStashPublisher } from "./jobs/dispatcher.ts";
 import { createApp } from "./routes/app.ts";
 
 let config;
@@ -51,7 +52,38 @@ const passwords = new PasswordHasher({
   parallelism: 1,
 });
 
-const app = createApp({ config, database, store, logger, passwords, tokens, now: () => new Date() });
+if (!config.QSTASH_CURRENT_SIGNING_KEY) {
+  logger.info("QStash signing keys unset: the embedded dispatcher signs with random keys for this process");
+}
+const signingKeys = {
+  current: config.QSTASH_CURRENT_SIGNING_KEY ?? newOpaqueToken(),
+  next: config.QSTASH_NEXT_SIGNING_KEY ?? newOpaqueToken(),
+};
+const baseUrl = (config.PUBLIC_BASE_URL ?? `http://127.0.0.1:${config.PORT}`).replace(/\/$/, "");
+const dispatcher = config.QSTASH_TOKEN
+  ? new QStashPublisher({ token: config.QSTASH_TOKEN, baseUrl })
+  : new EmbeddedDispatcher({
+    db: database.db,
+    baseUrl,
+    keys: signingKeys,
+    now: () => new Date(),
+    // Over HTTP to this same server, as QStash would deliver.
+    deliver: (request) => fetch(request),
+    maxAttempts: config.JOBS_MAX_ATTEMPTS,
+    onError: (message, fields) => logger.error(message, fields),
+  });
+
+const app = createApp({
+  config,
+  database,
+  store,
+  logger,
+  passwords,
+  tokens,
+  jobs: dispatcher,
+  signingKeys,
+  now: () => new Date(),
+});
 
 const server = Deno.serve({
   hostname: config.HOST,
@@ -59,13 +91,15 @@ const server = Deno.serve({
   onListen: ({ hostname, port }) => {
     const shown = hostname === "0.0.0.0" ? "localhost" : hostname;
     logger.info(`listening on http://${shown}:${port}`, {
-      adapters: { database: `${database.kind} (${database.location})`, redis: store.kind },
+      adapters: { database: `${database.kind} (${database.location})`, redis: store.kind, jobs: dispatcher.kind },
     });
   },
 }, app.fetch);
+if (dispatcher instanceof EmbeddedDispatcher) dispatcher.start(config.JOBS_POLL_MS);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {
+    if (dispatcher instanceof EmbeddedDispatcher) await dispatcher.stop();
     await server.shutdown();
     await database.close();
     Deno.exit(0);

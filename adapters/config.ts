@@ -42,7 +42,31 @@ export const configSchema = z.object({
   /** argon2id memory in KiB and iterations; stored hashes with other values are rehashed at login. */
   ARGON2_MEMORY_KIB: z.coerce.number().int().min(1024).max(1048576).default(65536),
   ARGON2_ITERATIONS: z.coerce.number().int().min(1).max(10).default(3),
+  /** Where QStash (or the embedded dispatcher) delivers job callbacks: this API's public origin. */
+  PUBLIC_BASE_URL: optionalUrl,
+  /** Publishing through QStash in production; unset: the embedded dispatcher. */
+  QSTASH_TOKEN: z.string().min(1).optional(),
+  /** Keys that verify callback signatures (current, then next); unset: random per process. */
+  QSTASH_CURRENT_SIGNING_KEY: z.string().min(16).optional(),
+  QSTASH_NEXT_SIGNING_KEY: z.string().min(16).optional(),
+  /** Embedded dispatcher: how often it looks for due jobs, and attempts before the dead letter. */
+  JOBS_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
+  JOBS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
 }).superRefine((config, ctx) => {
+  if (config.QSTASH_TOKEN && !(config.QSTASH_CURRENT_SIGNING_KEY && config.QSTASH_NEXT_SIGNING_KEY)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["QSTASH_CURRENT_SIGNING_KEY"],
+      message: "QStash needs both QSTASH_CURRENT_SIGNING_KEY and QSTASH_NEXT_SIGNING_KEY to verify its callbacks",
+    });
+  }
+  if (config.QSTASH_TOKEN && !config.PUBLIC_BASE_URL) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["PUBLIC_BASE_URL"],
+      message: "QStash needs the URL it delivers callbacks to",
+    });
+  }
   if (Boolean(config.UPSTASH_REDIS_REST_URL) !== Boolean(config.UPSTASH_REDIS_REST_TOKEN)) {
     ctx.addIssue({
       code: "custom",

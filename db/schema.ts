@@ -150,6 +150,8 @@ export const salons = pgTable("salons", {
   minimumNoticeMinutes: integer().notNull().default(60),
   bookingHorizonDays: integer().notNull().default(60),
   holdMinutes: smallint().notNull().default(15),
+  /** How late a client may be before a confirmed booking counts as a no-show. */
+  noShowToleranceMinutes: smallint().notNull().default(15),
   stripeAccountId: text(),
   active: boolean().notNull().default(true),
   createdAt: createdAt(),
@@ -161,6 +163,7 @@ export const salons = pgTable("salons", {
   index("salons_location_idx").on(t.latitude, t.longitude),
   check("salons_slot_step", sql`${t.slotStepMinutes} between 5 and 240`),
   check("salons_minimum_notice", sql`${t.minimumNoticeMinutes} >= 0`),
+  check("salons_no_show_tolerance", sql`${t.noShowToleranceMinutes} between 0 and 240`),
   check("salons_booking_horizon", sql`${t.bookingHorizonDays} between 1 and 730`),
   check("salons_latitude", sql`${t.latitude} between -90 and 90`),
   check("salons_longitude", sql`${t.longitude} between -180 and 180`),
@@ -389,6 +392,8 @@ export const bookings = pgTable("bookings", {
   cancelledBy: cancelledBy(),
   cancellationReason: text(),
   noShowAt: instant(),
+  /** When the client arrived: a checked-in booking is never marked as a no-show. */
+  checkedInAt: instant(),
   completedAt: instant(),
   rescheduledFromId: uuid(),
   createdAt: createdAt(),

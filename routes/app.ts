@@ -31,6 +31,9 @@ import { registerCancellationPolicies } from "./cancellation_policies.ts";
 import { registerBookings } from "./bookings.ts";
 import { registerOverbooking } from "./overbooking.ts";
 import { registerHealth } from "./health.ts";
+import { registerJobs } from "./jobs.ts";
+import type { JobPublisher } from "../jobs/dispatcher.ts";
+import type { SigningKeys } from "../jobs/signature.ts";
 
 /** What the app is built from: configuration and the adapters `main.ts` chose. */
 export interface AppDeps {
@@ -38,6 +41,10 @@ export interface AppDeps {
   database: Database;
   store: KeyValueStore;
   logger: Logger;
+  /** Where follow-up jobs go (QStash, or the embedded dispatcher). */
+  jobs: JobPublisher;
+  /** Keys that verify job callbacks (QStash's, or the embedded dispatcher's). */
+  signingKeys: SigningKeys;
   passwords: PasswordHasher;
   tokens: TokenIssuer;
   /** The clock: the only place the app reads the time. */
@@ -232,6 +239,7 @@ export function createApp(deps: AppDeps): App {
   registerCancellationPolicies(app);
   registerBookings(app);
   registerOverbooking(app);
+  registerJobs(app);
 
   app.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",

@@ -35,6 +35,8 @@ import { idParam, instantSchema } from "./schemas.ts";
 const tags = ["Bookings"];
 const MINUTE_MS = 60_000;
 const DAY_MS = 24 * 60 * MINUTE_MS;
+/** How early before the start a client can be checked in. */
+const CHECK_IN_EARLIEST_MS = 60 * MINUTE_MS;
 
 const money = z.object({ amount: z.number().int(), currency: z.string() });
 
@@ -67,6 +69,7 @@ export const bookingSchema = z.object({
     description: "Beyond the time range's capacity, under the salon's overbooking rule",
   }),
   approval_required: z.boolean().openapi({ description: "Overbooked and waiting for the salon's approval" }),
+  checked_in_at: z.string().nullable().openapi({ description: "When the client arrived" }),
   cancelled_at: z.string().nullable(),
   cancelled_by: z.enum(["CLIENT", "SALON", "SYSTEM"]).nullable(),
   cancellation_reason: z.string().nullable(),
@@ -107,6 +110,7 @@ export function toBooking(row: BookingRow): z.infer<typeof bookingSchema> {
     notes: row.notes,
     overbooked: row.overbooked,
     approval_required: row.approvalRequired,
+    checked_in_at: iso(row.checkedInAt),
     cancelled_at: iso(row.cancelledAt),
     cancelled_by: row.cancelledBy,
     cancellation_reason: row.cancellationReason,
@@ -246,6 +250,17 @@ const approve = createRoute({
   responses: { 200: { description: "Approved", ...json(bookingSchema) }, ...transitionResponses },
 });
 
+const checkIn = createRoute({
+  method: "patch",
+  path: "/api/v1/bookings/{id}/check-in",
+  operationId: "checkInBooking",
+  summary: "The client has arrived (the professional or the salon): never marked as a no-show",
+  tags,
+  middleware: [requireUser] as const,
+  request: { params: idParam },
+  responses: { 200: { description: "Checked in", ...json(bookingSchema) }, ...transitionResponses },
+});
+
 const reschedule = createRoute({
   method: "patch",
   path: "/api/v1/bookings/{id}/reschedule",
@@ -294,6 +309,24 @@ async function offeredAt(
     "The salon does not offer this start time: search /scheduling/…/slots for free times (opening hours, slot step, minimum notice and booking horizon apply)",
     { errors: [{ path: "starts_at", message: "is not an offered slot" }] },
   );
+}
+
+/**
+ * Asks for the hold to be expired the moment it lapses. A failure here loses nothing: the
+ * every-minute sweep expires any lapsed hold.
+ */
+async function scheduleHoldExpiry(c: Context<AppEnv>, bookingId: string, holdExpiresAt: Date | null) {
+  if (!holdExpiresAt) return;
+  try {
+    await c.var.services.jobs.publish({
+      name: "expire-hold",
+      payload: { booking_id: bookingId },
+      notBefore: holdExpiresAt,
+      deduplicationId: `expire-hold:${bookingId}:${holdExpiresAt.toISOString()}`,
+    });
+  } catch (error) {
+    c.var.services.logger.warn("hold expiry not scheduled; the sweep will catch it", { error: String(error) });
+  }
 }
 
 function manages(auth: NonNullable<AppEnv["Variables"]["auth"]>, record: BookingRecord): boolean {
@@ -425,6 +458,7 @@ export function registerBookings(app: App): void {
           remember: remember ? remember(answer) : null,
         });
         if (!placed) throw slotTaken("This time is taken and its overbooking places are full: pick another slot");
+        await scheduleHoldExpiry(c, id, row.status === "PENDING" ? row.holdExpiresAt : null);
         return answer;
       };
       if (taken) return await overbook();
@@ -443,6 +477,7 @@ export function registerBookings(app: App): void {
         }
         throw error;
       }
+      await scheduleHoldExpiry(c, id, values.holdExpiresAt);
       return answer;
     })) as never;
   });
@@ -540,6 +575,35 @@ export function registerBookings(app: App): void {
       return c.json(toBooking(row), 200);
     });
   }
+
+  app.openapi(checkIn, async (c) => {
+    const record = await visibleBooking(c, c.req.valid("param").id);
+    const auth = c.var.auth!;
+    const { database, now: clock } = c.var.services;
+    const now = clock();
+    const assigned = record.professionalUserId === auth.userId && can(auth.role, "bookings:complete");
+    if (!assigned && !manages(auth, record)) {
+      throw new ApiError("forbidden", "Only the professional or the salon can check a client in");
+    }
+    const booking = record.booking;
+    if (booking.status !== "CONFIRMED") {
+      throw new ApiError("conflict", `Only a CONFIRMED booking can be checked in (this one is ${booking.status})`);
+    }
+    if (booking.checkedInAt) throw new ApiError("conflict", "The client is already checked in");
+    if (now.getTime() < booking.startsAt.getTime() - CHECK_IN_EARLIEST_MS) {
+      throw new ApiError("conflict", "Too early: check-in opens an hour before the start");
+    }
+    const row = await transitionBooking(database.db, booking, {
+      to: "CONFIRMED",
+      set: { checkedInAt: now },
+      actorId: auth.userId,
+      action: "booking.check_in",
+      now,
+      context: auditContext(c),
+    });
+    if (!row) throw changedMeanwhile();
+    return c.json(toBooking(row), 200);
+  });
 
   app.openapi(approve, async (c) => {
     const record = await visibleBooking(c, c.req.valid("param").id);

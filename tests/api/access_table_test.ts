@@ -248,6 +248,9 @@ const TABLE: Row[] = [
     body: { max_overbooking_percent: 0 },
     expect: ownersAndAdmins(200, 404),
   },
+  { method: "PATCH", path: "/api/v1/bookings/{booking}/check-in", expect: { ...signedIn(404), ADMIN: 409 } },
+  // Job callbacks answer only to a valid QStash signature, whoever calls.
+  { method: "POST", path: "/jobs/detect-no-shows", body: {}, expect: everyone(401) },
   { method: "POST", path: "/api/v1/auth/logout", expect: signedIn(204) },
 ];
 

@@ -6,11 +6,20 @@ import { type KeyValueStore, MemoryStore } from "../../adapters/store.ts";
 import { TokenIssuer } from "../../adapters/tokens.ts";
 import { openDatabase } from "../../db/client.ts";
 import { migrate } from "../../db/migrate.ts";
+import { EmbeddedDispatcher } from "../../jobs/dispatcher.ts";
 import { type AppDeps, createApp } from "../../routes/app.ts";
+
+/** Fixed signing keys: tests sign callbacks as QStash would with these. */
+export const TEST_SIGNING_KEYS = {
+  current: "sig_test_current_0123456789abcdef",
+  next: "sig_test_next_0123456789abcdef",
+};
 
 export interface TestApp {
   app: ReturnType<typeof createApp>;
   deps: AppDeps;
+  /** The embedded dispatcher, not polling: call `runDue()` to deliver due jobs through the app. */
+  dispatcher: EmbeddedDispatcher;
   logLines: Record<string, unknown>[];
   close(): Promise<void>;
 }
@@ -30,8 +39,21 @@ export async function makeTestApp(
     if (echo) console.error(line);
     logLines.push(JSON.parse(line));
   });
+  let app: ReturnType<typeof createApp> | undefined;
+  const now = options.now ?? (() => new Date());
+  const dispatcher = new EmbeddedDispatcher({
+    db: database.db,
+    baseUrl: "http://localhost",
+    keys: TEST_SIGNING_KEYS,
+    now,
+    deliver: async (request) => await app!.fetch(request),
+    maxAttempts: config.JOBS_MAX_ATTEMPTS,
+    backoffScale: 0,
+  });
   const deps: AppDeps = {
     config,
+    jobs: dispatcher,
+    signingKeys: TEST_SIGNING_KEYS,
     database,
     store: options.store ?? new MemoryStore(),
     logger,
@@ -42,7 +64,8 @@ export async function makeTestApp(
       audience: config.JWT_AUDIENCE,
       keys: [{ kid: "current", secret: "test-secret-0123456789abcdef0123456789" }],
     }),
-    now: options.now ?? (() => new Date()),
+    now,
   };
-  return { app: createApp(deps), deps, logLines, close: () => database.close() };
+  app = createApp(deps);
+  return { app, deps, dispatcher, logLines, close: () => database.close() };
 }

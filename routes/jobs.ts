@@ -1,0 +1,97 @@
+/**
+ * Job callbacks (`POST /jobs/{name}`), delivered by QStash or the embedded dispatcher: the raw body
+ * is verified against `Upstash-Signature` first (401 otherwise), the payload validated, and the
+ * effect committed in one batch with the `Upstash-Message-Id`, so a second delivery is acknowledged
+ * without acting. 2xx only once the batch commits; 5xx asks for a retry.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { detectNoShowsStatement, expireHoldsStatement } from "../db/booking_sweeps.ts";
+import { isUniqueViolation } from "../db/errors.ts";
+import { processedMessages } from "../db/schema.ts";
+import { JOB_NAMES, type JobName } from "../jobs/dispatcher.ts";
+import { verifyCallback } from "../jobs/signature.ts";
+import type { App, AppEnv } from "./app.ts";
+import { json } from "./auth.ts";
+import { ApiError, errorResponses } from "./errors.ts";
+
+const payloads = {
+  "expire-hold": z.object({ booking_id: z.uuid() }),
+  "expire-holds": z.object({}),
+  "detect-no-shows": z.object({}),
+} satisfies Record<JobName, z.ZodType>;
+
+const resultSchema = z.object({
+  outcome: z.enum(["done", "noop", "duplicate"]),
+  changed: z.number().int().openapi({ description: "How many records the job changed" }),
+}).openapi("JobResult");
+
+const callback = createRoute({
+  method: "post",
+  path: "/jobs/{name}",
+  operationId: "runJob",
+  summary: "A job callback, signed as QStash signs (`Upstash-Signature`)",
+  tags: ["Jobs"],
+  security: [],
+  request: { params: z.object({ name: z.enum(JOB_NAMES) }) },
+  responses: {
+    200: { description: "Acknowledged: done, nothing to do, or already done", ...json(resultSchema) },
+    401: { description: "Missing or invalid signature", content: errorResponses[400].content },
+    ...errorResponses,
+  },
+});
+
+/** The URL QStash signed: this API's public origin (or the request's) and the path. */
+function signedUrl(c: Context<AppEnv>): string {
+  const base = c.var.services.config.PUBLIC_BASE_URL;
+  const url = new URL(c.req.url);
+  return base ? `${base.replace(/\/$/, "")}${url.pathname}` : `${url.origin}${url.pathname}`;
+}
+
+/** Registers the job callback route. */
+export function registerJobs(app: App): void {
+  app.openapi(callback, async (c) => {
+    const { name } = c.req.valid("param");
+    const { database, signingKeys, now: clock } = c.var.services;
+    // The signature covers the raw body: read it before any parsing.
+    const body = await c.req.text();
+    const valid = await verifyCallback(signingKeys, {
+      signature: c.req.header("upstash-signature"),
+      body,
+      url: signedUrl(c),
+    });
+    if (!valid) throw new ApiError("unauthorized", "Missing or invalid Upstash-Signature");
+    let parsed;
+    try {
+      parsed = payloads[name].safeParse(body ? JSON.parse(body) : {});
+    } catch {
+      parsed = null;
+    }
+    if (!parsed?.success) {
+      // A payload that can never be processed: acknowledged, so it is not retried forever.
+      c.var.services.logger.warn("job payload rejected", { job: name });
+      return c.json({ outcome: "noop" as const, changed: 0 }, 200);
+    }
+    const messageId = c.req.header("upstash-message-id") ?? crypto.randomUUID();
+    const now = clock();
+    const db = database.db;
+    const effect = name === "expire-hold"
+      ? expireHoldsStatement((parsed.data as { booking_id: string }).booking_id, now, c.var.requestId)
+      : name === "expire-holds"
+      ? expireHoldsStatement(null, now, c.var.requestId)
+      : detectNoShowsStatement(now, c.var.requestId);
+    try {
+      const [, result] = await db.batch([
+        db.insert(processedMessages).values({ source: "jobs", messageId }),
+        db.execute(effect),
+      ]);
+      const changed = (result as { rows: unknown[] }).rows.length;
+      return c.json({ outcome: changed > 0 ? "done" as const : "noop" as const, changed }, 200);
+    } catch (error) {
+      if (isUniqueViolation(error, "processed_messages_source_message_id_pk")) {
+        return c.json({ outcome: "duplicate" as const, changed: 0 }, 200);
+      }
+      throw error;
+    }
+  });
+}

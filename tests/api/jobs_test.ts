@@ -1,0 +1,233 @@
+/**
+ * Job callbacks and the embedded dispatcher: QStash signatures verified by @upstash/qstash's
+ * Receiver, one effect per message id, retries to the dead letter, hold expiry and no-show detection.
+ */
+import assert from "node:assert/strict";
+import { and, eq } from "drizzle-orm";
+import { auditEvents, bookings, jobs, outbox } from "../../db/schema.ts";
+import { EmbeddedDispatcher } from "../../jobs/dispatcher.ts";
+import { signLikeQStash } from "../../jobs/signature.ts";
+import { apiClient } from "../support/api.ts";
+import { makeTestApp, TEST_SIGNING_KEYS, type TestApp } from "../support/app.ts";
+import { makeProfessional, makeSalon, makeService } from "../support/catalog.ts";
+import { makeUser } from "../support/users.ts";
+
+const NOW = new Date("2026-06-01T12:00:00Z");
+const MINUTE = 60_000;
+
+async function deliver(
+  testApp: TestApp,
+  name: string,
+  payload: unknown,
+  options: { key?: string; signedUrl?: string; messageId?: string; ageSeconds?: number; tamper?: boolean } = {},
+) {
+  const url = `http://localhost/jobs/${name}`;
+  const body = JSON.stringify(payload);
+  const signature = await signLikeQStash({
+    url: options.signedUrl ?? url,
+    body,
+    key: options.key ?? TEST_SIGNING_KEYS.current,
+    nowSeconds: Math.floor(Date.now() / 1000) - (options.ageSeconds ?? 0),
+  });
+  const res = await testApp.app.request(url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "upstash-signature": signature,
+      "upstash-message-id": options.messageId ?? crypto.randomUUID(),
+    },
+    body: options.tamper ? body.replace("}", ',"x":1}') : body,
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+Deno.test("jobs", async (t) => {
+  let clock = NOW;
+  const testApp = await makeTestApp({ LOG_LEVEL: "silent" }, { now: () => clock });
+  const db = testApp.deps.database.db;
+  const send = apiClient(testApp);
+  const owner = await makeUser(testApp, "SALON_OWNER");
+  const salon = await makeSalon(send, owner, { minimum_notice_minutes: 0 });
+  const pro = await makeProfessional(send, owner, salon.id);
+  const service = await makeService(send, owner, salon.id, {
+    duration_minutes: 60,
+    price_amount: 10000,
+    professional_ids: [pro.id],
+  });
+  const client = await makeUser(testApp, "CLIENT");
+  const insertBooking = async (fields: Partial<typeof bookings.$inferInsert> & { startsAt: Date }) => {
+    const endsAt = new Date(fields.startsAt.getTime() + 60 * MINUTE);
+    const [row] = await db.insert(bookings).values({
+      salonId: salon.id,
+      clientId: client.id,
+      professionalId: pro.id,
+      serviceId: service.id,
+      endsAt,
+      blockStartsAt: fields.startsAt,
+      blockEndsAt: endsAt,
+      status: "CONFIRMED",
+      priceAmount: 10000,
+      currency: "BRL",
+      ...fields,
+    }).returning();
+    return row;
+  };
+  const statusOf = async (id: string) => (await db.select().from(bookings).where(eq(bookings.id, id)))[0].status;
+
+  try {
+    await t.step(
+      "signatures: valid and next-key ones pass; missing, altered, other URL, expired or foreign ones are 401",
+      async () => {
+        assert.equal((await deliver(testApp, "expire-holds", {})).status, 200);
+        assert.equal((await deliver(testApp, "expire-holds", {}, { key: TEST_SIGNING_KEYS.next })).status, 200);
+        assert.equal((await deliver(testApp, "expire-holds", {}, { tamper: true })).status, 401);
+        assert.equal(
+          (await deliver(testApp, "expire-holds", {}, { signedUrl: "http://localhost/jobs/detect-no-shows" })).status,
+          401,
+        );
+        assert.equal((await deliver(testApp, "expire-holds", {}, { ageSeconds: 600 })).status, 401);
+        assert.equal(
+          (await deliver(testApp, "expire-holds", {}, { key: "sig_someone_elses_key_0123456789" })).status,
+          401,
+        );
+        const unsigned = await testApp.app.request("http://localhost/jobs/expire-holds", {
+          method: "POST",
+          body: "{}",
+        });
+        assert.equal(unsigned.status, 401);
+      },
+    );
+
+    await t.step(
+      "one message id, delivered five times at once: one effect, the rest acknowledged as duplicates",
+      async () => {
+        const lapsed = await insertBooking({
+          startsAt: new Date(NOW.getTime() + 26 * 60 * MINUTE),
+          status: "PENDING",
+          holdExpiresAt: new Date(NOW.getTime() - MINUTE),
+        });
+        const answers = await Promise.all(
+          Array.from(
+            { length: 5 },
+            () => deliver(testApp, "expire-hold", { booking_id: lapsed.id }, { messageId: "m-1" }),
+          ),
+        );
+        assert.deepEqual(
+          answers.map((a) => a.status),
+          [200, 200, 200, 200, 200],
+        );
+        assert.deepEqual(answers.map((a) => a.body.outcome).sort(), [
+          "done",
+          "duplicate",
+          "duplicate",
+          "duplicate",
+          "duplicate",
+        ]);
+        assert.equal(await statusOf(lapsed.id), "EXPIRED");
+        const audits = await db.select().from(auditEvents)
+          .where(and(eq(auditEvents.entityId, lapsed.id), eq(auditEvents.action, "booking.expire")));
+        assert.equal(audits.length, 1);
+        // A stale job (the booking is no longer pending) is acknowledged without acting.
+        const stale = await deliver(testApp, "expire-hold", { booking_id: lapsed.id });
+        assert.deepEqual(stale.body, { outcome: "noop", changed: 0 });
+      },
+    );
+
+    await t.step("a booking's hold expires through the dispatcher at the moment it lapses", async () => {
+      const paid = await makeService(send, owner, salon.id, {
+        duration_minutes: 60,
+        price_amount: 20000,
+        deposit: { kind: "FIXED", value: 5000 },
+        professional_ids: [pro.id],
+      });
+      const rules = [1, 2, 3, 4, 5, 6, 7].map((day) => ({ day_of_week: day, start: "09:00", end: "18:00" }));
+      await send("PUT", `/professionals/${pro.id}/availability/rules`, owner, { rules });
+      const booked = await send("POST", "/bookings", client, {
+        service_id: paid.id,
+        professional_id: pro.id,
+        starts_at: "2026-06-03T13:00:00Z",
+      });
+      assert.equal(booked.status, 201, JSON.stringify(booked.body));
+      assert.equal(booked.body.status, "PENDING");
+      assert.deepEqual(await testApp.dispatcher.runDue(), { delivered: 0, retried: 0, dead: 0 });
+      clock = new Date(NOW.getTime() + 15 * MINUTE);
+      assert.deepEqual(await testApp.dispatcher.runDue(), { delivered: 1, retried: 0, dead: 0 });
+      assert.equal(await statusOf(booked.body.id), "EXPIRED");
+      const queued = await db.select().from(outbox).where(
+        eq(outbox.deduplicationId, `booking.expire:${booked.body.id}`),
+      );
+      assert.equal(queued.length, 1);
+      clock = NOW;
+    });
+
+    await t.step("a lapsed hold nobody scheduled is caught by the sweep", async () => {
+      const missed = await insertBooking({
+        startsAt: new Date(NOW.getTime() + 50 * 60 * MINUTE),
+        status: "PENDING",
+        holdExpiresAt: new Date(NOW.getTime() - 5 * MINUTE),
+      });
+      await testApp.dispatcher.publishSchedules();
+      await testApp.dispatcher.runDue();
+      assert.equal(await statusOf(missed.id), "EXPIRED");
+    });
+
+    await t.step("no-shows: exactly at the tolerance yes; a minute before, checked in or completed, no", async () => {
+      const atTolerance = await insertBooking({ startsAt: new Date(NOW.getTime() - 15 * MINUTE) });
+      const early = await insertBooking({
+        startsAt: new Date(NOW.getTime() - 14 * MINUTE),
+        professionalId: (await makeProfessional(send, owner, salon.id)).id,
+      });
+      const present = await insertBooking({
+        startsAt: new Date(NOW.getTime() - 3 * 60 * MINUTE),
+        checkedInAt: new Date(NOW.getTime() - 3 * 60 * MINUTE),
+      });
+      const done = await insertBooking({ startsAt: new Date(NOW.getTime() - 5 * 60 * MINUTE), status: "COMPLETED" });
+      const res = await deliver(testApp, "detect-no-shows", {});
+      assert.equal(res.body.changed, 1);
+      assert.equal(await statusOf(atTolerance.id), "NO_SHOW");
+      assert.equal(await statusOf(early.id), "CONFIRMED");
+      assert.equal(await statusOf(present.id), "CONFIRMED");
+      assert.equal(await statusOf(done.id), "COMPLETED");
+      const penalty = await db.select().from(outbox).where(
+        eq(outbox.deduplicationId, `booking.no_show:${atTolerance.id}`),
+      );
+      assert.equal(penalty.length, 1);
+    });
+
+    await t.step("check-in: the professional or the salon, from an hour before; clients 403", async () => {
+      const soon = await insertBooking({ startsAt: new Date(NOW.getTime() + 30 * MINUTE) });
+      assert.equal((await send("PATCH", `/bookings/${soon.id}/check-in`, client)).status, 403);
+      const res = await send("PATCH", `/bookings/${soon.id}/check-in`, owner);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal(res.body.checked_in_at, NOW.toISOString());
+      assert.equal((await send("PATCH", `/bookings/${soon.id}/check-in`, owner)).status, 409);
+      const later = await insertBooking({ startsAt: new Date(NOW.getTime() + 5 * 60 * MINUTE) });
+      assert.equal((await send("PATCH", `/bookings/${later.id}/check-in`, owner)).status, 409);
+    });
+
+    await t.step("a failing callback is retried with backoff, then dead-lettered, and can be re-driven", async () => {
+      let calls = 0;
+      const failing = new EmbeddedDispatcher({
+        db,
+        baseUrl: "http://localhost",
+        keys: TEST_SIGNING_KEYS,
+        now: () => clock,
+        deliver: () => {
+          calls++;
+          return Promise.resolve(new Response("down", { status: 503 }));
+        },
+        maxAttempts: 3,
+        backoffScale: 0,
+      });
+      await failing.publish({ name: "expire-holds", payload: {}, deduplicationId: "always-fails" });
+      const reports = [await failing.runDue(), await failing.runDue(), await failing.runDue(), await failing.runDue()];
+      assert.deepEqual(reports.map((r) => [r.retried, r.dead]), [[1, 0], [1, 0], [0, 1], [0, 0]]);
+      assert.equal(calls, 3);
+      const [dead] = await db.select().from(jobs).where(eq(jobs.deduplicationId, "always-fails"));
+      assert.equal(dead.status, "DEAD");
+      assert.match(dead.lastError ?? "", /HTTP 503/);
+    });
+  } finally {
+    await testApp.close();
+  }
+});
