@@ -6,7 +6,7 @@
  * last attempt. Cron schedules are published once per period (deduplicated by period).
  */
 import { Client } from "@upstash/qstash";
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { jobs } from "../db/schema.ts";
 import { type SigningKeys, signLikeQStash } from "./signature.ts";
@@ -164,11 +164,6 @@ export class EmbeddedDispatcher implements JobPublisher {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     await this.#running;
   }
-}
-
-/** Dead jobs, newest first (admins). */
-export function deadJobs(db: Db, limit: number) {
-  return db.select().from(jobs).where(eq(jobs.status, "DEAD")).orderBy(asc(jobs.updatedAt)).limit(limit);
 }
 
 /** Puts a dead job back in the queue with fresh attempts; false when there is no such dead job. */

@@ -32,6 +32,7 @@ import { registerBookings } from "./bookings.ts";
 import { registerOverbooking } from "./overbooking.ts";
 import { registerHealth } from "./health.ts";
 import { registerJobs } from "./jobs.ts";
+import { registerAdminJobs } from "./admin_jobs.ts";
 import type { JobPublisher } from "../jobs/dispatcher.ts";
 import type { SigningKeys } from "../jobs/signature.ts";
 
@@ -240,6 +241,7 @@ export function createApp(deps: AppDeps): App {
   registerBookings(app);
   registerOverbooking(app);
   registerJobs(app);
+  registerAdminJobs(app);
 
   app.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",

@@ -251,6 +251,8 @@ const TABLE: Row[] = [
   { method: "PATCH", path: "/api/v1/bookings/{booking}/check-in", expect: { ...signedIn(404), ADMIN: 409 } },
   // Job callbacks answer only to a valid QStash signature, whoever calls.
   { method: "POST", path: "/jobs/detect-no-shows", body: {}, expect: everyone(401) },
+  { method: "GET", path: "/api/v1/admin/jobs", expect: adminOnly(200) },
+  { method: "POST", path: "/api/v1/admin/jobs/{target}/redrive", expect: { ...adminOnly(404) } },
   { method: "POST", path: "/api/v1/auth/logout", expect: signedIn(204) },
 ];
 

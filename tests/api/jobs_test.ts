@@ -226,6 +226,14 @@ Deno.test("jobs", async (t) => {
       const [dead] = await db.select().from(jobs).where(eq(jobs.deduplicationId, "always-fails"));
       assert.equal(dead.status, "DEAD");
       assert.match(dead.lastError ?? "", /HTTP 503/);
+      const admin = await makeUser(testApp, "ADMIN");
+      const listed = await send("GET", "/admin/jobs", admin);
+      assert.ok(listed.body.data.some((j: { id: string }) => j.id === dead.id));
+      assert.equal((await send("POST", `/admin/jobs/${dead.id}/redrive`, owner)).status, 403);
+      assert.equal((await send("POST", `/admin/jobs/${dead.id}/redrive`, admin)).status, 202);
+      assert.equal((await send("POST", `/admin/jobs/${dead.id}/redrive`, admin)).status, 404);
+      const [again] = await db.select().from(jobs).where(eq(jobs.id, dead.id));
+      assert.deepEqual([again.status, again.attempts], ["PENDING", 0]);
     });
   } finally {
     await testApp.close();
