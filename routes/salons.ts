@@ -36,6 +36,7 @@ const editableFields = {
   minimum_notice_minutes: z.number().int().min(0).max(60 * 24 * 30),
   booking_horizon_days: z.number().int().min(1).max(730),
   hold_minutes: z.number().int().min(5).max(120),
+  no_show_tolerance_minutes: z.number().int().min(0).max(240),
 };
 
 const bothOrNeither = (body: { latitude?: number | null; longitude?: number | null }) =>
@@ -56,6 +57,7 @@ const createBody = z.object({
   minimum_notice_minutes: editableFields.minimum_notice_minutes.default(60),
   booking_horizon_days: editableFields.booking_horizon_days.default(60),
   hold_minutes: editableFields.hold_minutes.default(15),
+  no_show_tolerance_minutes: editableFields.no_show_tolerance_minutes.default(15),
 }).strict().refine(bothOrNeither, locationMessage).openapi("SalonCreate");
 
 const updateBody = z.object({
@@ -90,6 +92,7 @@ export const salonSchema = z.object({
   minimum_notice_minutes: z.number().int(),
   booking_horizon_days: z.number().int(),
   hold_minutes: z.number().int(),
+  no_show_tolerance_minutes: z.number().int().openapi({ description: "How late a client may arrive before a no-show" }),
   active: z.boolean(),
   distance_km: z.number().nullable().optional().openapi({ description: "Only when searching near a point" }),
   created_at: z.string(),
@@ -121,6 +124,7 @@ export function toSalon(row: SalonRow, distanceKm?: number | null): z.infer<type
     minimum_notice_minutes: row.minimumNoticeMinutes,
     booking_horizon_days: row.bookingHorizonDays,
     hold_minutes: row.holdMinutes,
+    no_show_tolerance_minutes: row.noShowToleranceMinutes,
     active: row.active,
     ...(distanceKm !== undefined
       ? { distance_km: distanceKm === null ? null : Math.round(distanceKm * 1000) / 1000 }
@@ -155,6 +159,7 @@ function toColumns(body: EditableBody): SalonChanges {
   set("minimumNoticeMinutes", body.minimum_notice_minutes);
   set("bookingHorizonDays", body.booking_horizon_days);
   set("holdMinutes", body.hold_minutes);
+  set("noShowToleranceMinutes", body.no_show_tolerance_minutes);
   set("active", body.active);
   return columns;
 }

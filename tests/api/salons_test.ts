@@ -30,6 +30,7 @@ Deno.test("salons", async (t) => {
       assert.equal(res.headers.get("location"), `/api/v1/salons/${res.body.id}`);
       assert.equal(res.body.owner_id, owner.id);
       assert.equal(res.body.slot_step_minutes, 15);
+      assert.equal(res.body.no_show_tolerance_minutes, 15);
       assert.equal(res.body.address.city, "Lisboa");
       const events = await db.select().from(auditEvents)
         .where(and(eq(auditEvents.entityId, res.body.id), eq(auditEvents.action, "salon.create")));
