@@ -4,6 +4,7 @@
  */
 import { ConfigError, loadConfig } from "./adapters/config.ts";
 import { createLogger } from "./adapters/logger.ts";
+import { LogSender } from "./adapters/messaging.ts";
 import { PasswordHasher } from "./adapters/passwords.ts";
 import { KvStore, UpstashStore } from "./adapters/store.ts";
 import { newOpaqueToken, TokenIssuer } from "./adapters/tokens.ts";
@@ -82,6 +83,8 @@ const app = createApp({
   tokens,
   jobs: dispatcher,
   signingKeys,
+  // Mail and SMS providers come later; until then messages are written to the log.
+  messages: { email: new LogSender("EMAIL", logger), sms: new LogSender("SMS", logger) },
   now: () => new Date(),
 });
 

@@ -12,7 +12,6 @@ function changed(
   to: string,
   action: string,
   reason: string,
-  now: string,
   requestId: string,
 ) {
   return sql`
@@ -41,7 +40,6 @@ export function expireHoldsStatement(bookingId: string | null, now: Date, reques
     "EXPIRED",
     "booking.expire",
     "hold lapsed",
-    at,
     requestId,
   );
 }
@@ -59,7 +57,6 @@ export function detectNoShowsStatement(now: Date, requestId: string): SQL {
     "NO_SHOW",
     "booking.no_show",
     "not checked in within the salon's tolerance",
-    at,
     requestId,
   );
 }

@@ -11,12 +11,21 @@ import type { Db } from "../db/client.ts";
 import { jobs } from "../db/schema.ts";
 import { type SigningKeys, signLikeQStash } from "./signature.ts";
 
-export const JOB_NAMES = ["expire-hold", "expire-holds", "detect-no-shows"] as const;
+export const JOB_NAMES = [
+  "expire-hold",
+  "expire-holds",
+  "detect-no-shows",
+  "relay-outbox",
+  "send-notification",
+  "remind",
+] as const;
 export type JobName = typeof JOB_NAMES[number];
 
 /** Cron schedules: name and period. */
 export const SCHEDULES: readonly { name: JobName; everyMinutes: number; cron: string }[] = [
   { name: "expire-holds", everyMinutes: 1, cron: "* * * * *" },
+  // Catches outbox rows whose prompt relay was lost (a crash between commit and publish).
+  { name: "relay-outbox", everyMinutes: 1, cron: "* * * * *" },
   { name: "detect-no-shows", everyMinutes: 5, cron: "*/5 * * * *" },
 ];
 
@@ -25,6 +34,11 @@ export interface JobRequest {
   payload: Record<string, unknown>;
   notBefore?: Date;
   deduplicationId?: string;
+  /**
+   * Skip the publish when a job of this name is already waiting and not yet picked up (it will do
+   * the same work); for idempotent sweeps that many requests ask for.
+   */
+  coalesce?: boolean;
 }
 
 export interface JobPublisher {
@@ -69,6 +83,16 @@ export class EmbeddedDispatcher implements JobPublisher {
 
   async publish(job: JobRequest): Promise<void> {
     const { db, now } = this.#options;
+    if (job.coalesce) {
+      // A job not yet claimed (no attempt) will see whatever this request committed.
+      await db.execute(sql`
+        INSERT INTO ${jobs} (name, payload, not_before)
+        SELECT ${job.name}, ${JSON.stringify(job.payload)}::jsonb, ${(job.notBefore ?? now()).toISOString()}
+        WHERE NOT EXISTS (
+          SELECT 1 FROM ${jobs} WHERE name = ${job.name} AND status = 'PENDING' AND attempts = 0
+        )`);
+      return;
+    }
     await db.insert(jobs).values({
       name: job.name,
       payload: job.payload,

@@ -33,8 +33,11 @@ import { registerOverbooking } from "./overbooking.ts";
 import { registerHealth } from "./health.ts";
 import { registerJobs } from "./jobs.ts";
 import { registerAdminJobs } from "./admin_jobs.ts";
+import { registerNotifications } from "./notifications.ts";
+import { requestRelay } from "../jobs/handlers.ts";
 import type { JobPublisher } from "../jobs/dispatcher.ts";
 import type { SigningKeys } from "../jobs/signature.ts";
+import type { MessageSender } from "../adapters/messaging.ts";
 
 /** What the app is built from: configuration and the adapters `main.ts` chose. */
 export interface AppDeps {
@@ -46,6 +49,8 @@ export interface AppDeps {
   jobs: JobPublisher;
   /** Keys that verify job callbacks (QStash's, or the embedded dispatcher's). */
   signingKeys: SigningKeys;
+  /** Email and SMS senders (HTTP providers, or the log). */
+  messages: { email: MessageSender; sms: MessageSender };
   passwords: PasswordHasher;
   tokens: TokenIssuer;
   /** The clock: the only place the app reads the time. */
@@ -186,6 +191,15 @@ export function createApp(deps: AppDeps): App {
   });
 
   app.use("/api/*", apiRateLimit(clientIp, "api-ip"));
+  // A change may have written outbox rows: ask for them to be relayed now rather than at the next
+  // sweep. Losing this request loses nothing; the every-minute sweep relays them anyway.
+  app.use("/api/*", async (c, next) => {
+    await next();
+    if (c.req.method === "GET" || c.res.status >= 400) return;
+    await requestRelay(c.var.services.jobs).catch((error) =>
+      c.var.services.logger.warn("outbox relay not requested; the sweep will relay", { error: String(error) })
+    );
+  });
 
   app.onError((error, c) => {
     const requestId = c.get("requestId") ?? crypto.randomUUID();
@@ -242,6 +256,7 @@ export function createApp(deps: AppDeps): App {
   registerOverbooking(app);
   registerJobs(app);
   registerAdminJobs(app);
+  registerNotifications(app);
 
   app.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",

@@ -6,20 +6,12 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { detectNoShowsStatement, expireHoldsStatement } from "../db/booking_sweeps.ts";
-import { isUniqueViolation } from "../db/errors.ts";
-import { processedMessages } from "../db/schema.ts";
-import { JOB_NAMES, type JobName } from "../jobs/dispatcher.ts";
+import { JOB_NAMES } from "../jobs/dispatcher.ts";
+import { HANDLERS } from "../jobs/handlers.ts";
 import { verifyCallback } from "../jobs/signature.ts";
 import type { App, AppEnv } from "./app.ts";
 import { json } from "./auth.ts";
 import { ApiError, errorResponses } from "./errors.ts";
-
-const payloads = {
-  "expire-hold": z.object({ booking_id: z.uuid() }),
-  "expire-holds": z.object({}),
-  "detect-no-shows": z.object({}),
-} satisfies Record<JobName, z.ZodType>;
 
 const resultSchema = z.object({
   outcome: z.enum(["done", "noop", "duplicate"]),
@@ -61,9 +53,10 @@ export function registerJobs(app: App): void {
       url: signedUrl(c),
     });
     if (!valid) throw new ApiError("unauthorized", "Missing or invalid Upstash-Signature");
+    const handler = HANDLERS[name];
     let parsed;
     try {
-      parsed = payloads[name].safeParse(body ? JSON.parse(body) : {});
+      parsed = handler.payload.safeParse(body ? JSON.parse(body) : {});
     } catch {
       parsed = null;
     }
@@ -72,26 +65,13 @@ export function registerJobs(app: App): void {
       c.var.services.logger.warn("job payload rejected", { job: name });
       return c.json({ outcome: "noop" as const, changed: 0 }, 200);
     }
-    const messageId = c.req.header("upstash-message-id") ?? crypto.randomUUID();
-    const now = clock();
-    const db = database.db;
-    const effect = name === "expire-hold"
-      ? expireHoldsStatement((parsed.data as { booking_id: string }).booking_id, now, c.var.requestId)
-      : name === "expire-holds"
-      ? expireHoldsStatement(null, now, c.var.requestId)
-      : detectNoShowsStatement(now, c.var.requestId);
-    try {
-      const [, result] = await db.batch([
-        db.insert(processedMessages).values({ source: "jobs", messageId }),
-        db.execute(effect),
-      ]);
-      const changed = (result as { rows: unknown[] }).rows.length;
-      return c.json({ outcome: changed > 0 ? "done" as const : "noop" as const, changed }, 200);
-    } catch (error) {
-      if (isUniqueViolation(error, "processed_messages_source_message_id_pk")) {
-        return c.json({ outcome: "duplicate" as const, changed: 0 }, 200);
-      }
-      throw error;
-    }
+    const result = await handler.run({
+      deps: c.var.services,
+      db: database.db,
+      now: clock(),
+      requestId: c.var.requestId,
+      messageId: c.req.header("upstash-message-id") ?? crypto.randomUUID(),
+    }, parsed.data);
+    return c.json(result, 200);
   });
 }

@@ -253,6 +253,14 @@ const TABLE: Row[] = [
   { method: "POST", path: "/jobs/detect-no-shows", body: {}, expect: everyone(401) },
   { method: "GET", path: "/api/v1/admin/jobs", expect: adminOnly(200) },
   { method: "POST", path: "/api/v1/admin/jobs/{target}/redrive", expect: { ...adminOnly(404) } },
+  { method: "GET", path: "/api/v1/notifications", expect: signedIn(200) },
+  { method: "GET", path: "/api/v1/notifications/unread-count", expect: signedIn(200) },
+  { method: "PATCH", path: "/api/v1/notifications/{target}/read", expect: signedIn(404) },
+  { method: "POST", path: "/api/v1/notifications/read-all", expect: signedIn(200) },
+  { method: "GET", path: "/api/v1/users/me/notification-preferences", expect: signedIn(200) },
+  { method: "PATCH", path: "/api/v1/users/me/notification-preferences", body: { SMS: false }, expect: signedIn(200) },
+  // The embedded database's developer view: the table runs on it, so everyone sees it.
+  { method: "GET", path: "/dev/outbox", expect: everyone(200) },
   { method: "POST", path: "/api/v1/auth/logout", expect: signedIn(204) },
 ];
 

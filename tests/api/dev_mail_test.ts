@@ -29,13 +29,19 @@ Deno.test("embedded database: the reset message, code included, is in the log", 
 });
 
 Deno.test({
-  name: "a real PostgreSQL: no message is logged",
+  name: "a real PostgreSQL: no message is logged and /dev/outbox does not exist",
   ignore: !postgresAvailable,
   async fn() {
     const scratch = await createScratchDatabase();
     try {
       const { lines } = await requestReset(scratch.url);
       assert.equal(lines.length, 0);
+      const testApp = await makeTestApp({ LOG_LEVEL: "silent" }, { url: scratch.url });
+      try {
+        assert.equal((await testApp.app.request("/dev/outbox")).status, 404);
+      } finally {
+        await testApp.close();
+      }
     } finally {
       await scratch.drop();
     }

@@ -149,10 +149,18 @@ Deno.test("jobs", async (t) => {
       });
       assert.equal(booked.status, 201, JSON.stringify(booked.body));
       assert.equal(booked.body.status, "PENDING");
-      assert.deepEqual(await testApp.dispatcher.runDue(), { delivered: 0, retried: 0, dead: 0 });
+      await testApp.dispatcher.runDue();
+      assert.equal(await statusOf(booked.body.id), "PENDING");
+      const [expiry] = await db.select().from(jobs).where(
+        eq(jobs.deduplicationId, `expire-hold:${booked.body.id}:${booked.body.hold_expires_at}`),
+      );
+      assert.equal(expiry.notBefore.toISOString(), booked.body.hold_expires_at);
+      assert.equal(expiry.status, "PENDING");
       clock = new Date(NOW.getTime() + 15 * MINUTE);
-      assert.deepEqual(await testApp.dispatcher.runDue(), { delivered: 1, retried: 0, dead: 0 });
+      await testApp.dispatcher.runDue();
       assert.equal(await statusOf(booked.body.id), "EXPIRED");
+      const [delivered] = await db.select().from(jobs).where(eq(jobs.id, expiry.id));
+      assert.equal(delivered.status, "DELIVERED");
       const queued = await db.select().from(outbox).where(
         eq(outbox.deduplicationId, `booking.expire:${booked.body.id}`),
       );
@@ -219,6 +227,8 @@ Deno.test("jobs", async (t) => {
         maxAttempts: 3,
         backoffScale: 0,
       });
+      // Everything else already delivered: this dispatcher sees only its own job.
+      while ((await testApp.dispatcher.runDue()).delivered > 0) { /* drain */ }
       await failing.publish({ name: "expire-holds", payload: {}, deduplicationId: "always-fails" });
       const reports = [await failing.runDue(), await failing.runDue(), await failing.runDue(), await failing.runDue()];
       assert.deepEqual(reports.map((r) => [r.retried, r.dead]), [[1, 0], [1, 0], [0, 1], [0, 0]]);

@@ -1,6 +1,7 @@
 /** Builds the real app on a fresh in-memory embedded database, as `main.ts` does. */
 import { loadConfig } from "../../adapters/config.ts";
 import { createLogger, type LogLevel } from "../../adapters/logger.ts";
+import { LogSender } from "../../adapters/messaging.ts";
 import { PasswordHasher } from "../../adapters/passwords.ts";
 import { type KeyValueStore, MemoryStore } from "../../adapters/store.ts";
 import { TokenIssuer } from "../../adapters/tokens.ts";
@@ -39,14 +40,15 @@ export async function makeTestApp(
     if (echo) console.error(line);
     logLines.push(JSON.parse(line));
   });
-  let app: ReturnType<typeof createApp> | undefined;
+  // The dispatcher delivers through the app, which is built after it.
+  const late: { app?: ReturnType<typeof createApp> } = {};
   const now = options.now ?? (() => new Date());
   const dispatcher = new EmbeddedDispatcher({
     db: database.db,
     baseUrl: "http://localhost",
     keys: TEST_SIGNING_KEYS,
     now,
-    deliver: async (request) => await app!.fetch(request),
+    deliver: async (request) => await late.app!.fetch(request),
     maxAttempts: config.JOBS_MAX_ATTEMPTS,
     backoffScale: 0,
   });
@@ -54,6 +56,7 @@ export async function makeTestApp(
     config,
     jobs: dispatcher,
     signingKeys: TEST_SIGNING_KEYS,
+    messages: { email: new LogSender("EMAIL", logger), sms: new LogSender("SMS", logger) },
     database,
     store: options.store ?? new MemoryStore(),
     logger,
@@ -66,6 +69,7 @@ export async function makeTestApp(
     }),
     now,
   };
-  app = createApp(deps);
+  const app = createApp(deps);
+  late.app = app;
   return { app, deps, dispatcher, logLines, close: () => database.close() };
 }

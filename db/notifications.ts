@@ -1,0 +1,189 @@
+/** Notification queries: what the outbox relay needs, the in-app inbox, and per-channel preferences. */
+import { and, asc, count, desc, eq, inArray, isNull, lt, sql } from "drizzle-orm";
+import type { Db } from "./client.ts";
+import {
+  bookings,
+  notificationPreferences,
+  notifications,
+  outbox,
+  professionals,
+  salons,
+  services,
+  users,
+} from "./schema.ts";
+
+export type NotificationRow = typeof notifications.$inferSelect;
+export type NotificationInsert = typeof notifications.$inferInsert;
+export type OutboxRow = typeof outbox.$inferSelect;
+export type Channel = NotificationRow["channel"];
+export const CHANNELS: readonly Channel[] = ["EMAIL", "SMS", "PUSH", "IN_APP"];
+
+/** Outbox rows not yet relayed, oldest first. */
+export function unpublishedOutbox(db: Db, limit: number): Promise<OutboxRow[]> {
+  return db.select().from(outbox).where(isNull(outbox.publishedAt)).orderBy(asc(outbox.createdAt)).limit(limit);
+}
+
+export interface Recipient {
+  id: string;
+  email: string;
+  phone: string | null;
+  fullName: string;
+  locale: string;
+}
+
+/** A booking with the names its messages mention and its client. */
+export async function bookingFacts(db: Db, bookingId: string) {
+  const [row] = await db.select({
+    booking: bookings,
+    salonName: salons.name,
+    salonLocale: salons.locale,
+    timeZone: salons.timeZone,
+    serviceName: services.name,
+    professionalName: professionals.displayName,
+    client: { id: users.id, email: users.email, phone: users.phone, fullName: users.fullName, locale: users.locale },
+  }).from(bookings)
+    .innerJoin(salons, eq(salons.id, bookings.salonId))
+    .innerJoin(services, eq(services.id, bookings.serviceId))
+    .innerJoin(professionals, eq(professionals.id, bookings.professionalId))
+    .innerJoin(users, eq(users.id, bookings.clientId))
+    .where(eq(bookings.id, bookingId)).limit(1);
+  return row;
+}
+
+export async function recipient(db: Db, userId: string): Promise<Recipient | undefined> {
+  const [row] = await db.select({
+    id: users.id,
+    email: users.email,
+    phone: users.phone,
+    fullName: users.fullName,
+    locale: users.locale,
+  }).from(users).where(eq(users.id, userId));
+  return row;
+}
+
+/** Channels the user switched off. */
+export async function disabledChannels(db: Db, userId: string): Promise<Set<Channel>> {
+  const rows = await db.select().from(notificationPreferences)
+    .where(and(eq(notificationPreferences.userId, userId), eq(notificationPreferences.enabled, false)));
+  return new Set(rows.map((r) => r.channel));
+}
+
+/**
+ * Records the notifications of one outbox row and marks it relayed, in one batch; notifications
+ * already recorded (same dedupe key) are left alone. Returns the ids of new email/SMS ones to send.
+ */
+export async function recordRelayed(
+  db: Db,
+  outboxId: string,
+  rows: NotificationInsert[],
+  now: Date,
+): Promise<{ id: string; channel: Channel }[]> {
+  const mark = db.update(outbox).set({ publishedAt: now }).where(eq(outbox.id, outboxId));
+  if (rows.length === 0) {
+    await mark;
+    return [];
+  }
+  const [inserted] = await db.batch([
+    db.insert(notifications).values(rows).onConflictDoNothing({ target: notifications.dedupeKey })
+      .returning({ id: notifications.id, channel: notifications.channel }),
+    mark,
+  ]);
+  return inserted.filter((n) => n.channel === "EMAIL" || n.channel === "SMS");
+}
+
+export async function findNotification(db: Db, id: string): Promise<NotificationRow | undefined> {
+  const [row] = await db.select().from(notifications).where(eq(notifications.id, id));
+  return row;
+}
+
+/** Marks a notification sent, or records why a send failed (`permanent`: it will not be retried). */
+export async function recordSend(
+  db: Db,
+  id: string,
+  result: { sent: true; now: Date } | { sent: false; error: string; permanent: boolean },
+): Promise<void> {
+  if (result.sent) {
+    await db.update(notifications).set({
+      status: "SENT",
+      sentAt: result.now,
+      attempts: sql`${notifications.attempts} + 1`,
+    })
+      .where(eq(notifications.id, id));
+    return;
+  }
+  await db.update(notifications).set({
+    status: result.permanent ? "FAILED" : "PENDING",
+    lastError: result.error.slice(0, 500),
+    attempts: sql`${notifications.attempts} + 1`,
+  }).where(eq(notifications.id, id));
+}
+
+/** The user's in-app notifications, newest first. */
+export function inbox(
+  db: Db,
+  userId: string,
+  options: { unreadOnly: boolean; limit: number; after?: { createdAt: string; id: string } },
+) {
+  return db.select({ row: notifications, at: sql<string>`${notifications.createdAt}::text` }).from(notifications)
+    .where(and(
+      eq(notifications.userId, userId),
+      eq(notifications.channel, "IN_APP"),
+      options.unreadOnly ? isNull(notifications.readAt) : undefined,
+      options.after
+        ? sql`(${notifications.createdAt}, ${notifications.id}) < (${options.after.createdAt}::timestamptz, ${options.after.id}::uuid)`
+        : undefined,
+    )).orderBy(desc(notifications.createdAt), desc(notifications.id)).limit(options.limit);
+}
+
+export async function unreadCount(db: Db, userId: string): Promise<number> {
+  const [{ value }] = await db.select({ value: count() }).from(notifications).where(and(
+    eq(notifications.userId, userId),
+    eq(notifications.channel, "IN_APP"),
+    isNull(notifications.readAt),
+  ));
+  return value;
+}
+
+/** Marks the user's in-app notification read; undefined when it is not theirs. */
+export async function markRead(db: Db, userId: string, id: string, now: Date): Promise<NotificationRow | undefined> {
+  const [row] = await db.update(notifications).set({
+    readAt: sql`coalesce(${notifications.readAt}, ${now.toISOString()}::timestamptz)`,
+    status: "READ",
+  })
+    .where(and(eq(notifications.id, id), eq(notifications.userId, userId), eq(notifications.channel, "IN_APP")))
+    .returning();
+  return row;
+}
+
+export async function markAllRead(db: Db, userId: string, now: Date): Promise<number> {
+  const rows = await db.update(notifications).set({ readAt: now, status: "READ" }).where(and(
+    eq(notifications.userId, userId),
+    eq(notifications.channel, "IN_APP"),
+    isNull(notifications.readAt),
+    lt(notifications.createdAt, new Date(now.getTime() + 1)),
+  )).returning({ id: notifications.id });
+  return rows.length;
+}
+
+export async function preferences(db: Db, userId: string): Promise<Record<Channel, boolean>> {
+  const off = await disabledChannels(db, userId);
+  return Object.fromEntries(CHANNELS.map((c) => [c, !off.has(c)])) as Record<Channel, boolean>;
+}
+
+export async function setPreferences(db: Db, userId: string, changes: Partial<Record<Channel, boolean>>, now: Date) {
+  const entries = Object.entries(changes) as [Channel, boolean][];
+  if (entries.length === 0) return;
+  await db.insert(notificationPreferences).values(
+    entries.map(([channel, enabled]) => ({ userId, channel, enabled, updatedAt: now })),
+  )
+    .onConflictDoUpdate({
+      target: [notificationPreferences.userId, notificationPreferences.channel],
+      set: { enabled: sql`excluded.enabled`, updatedAt: now },
+    });
+}
+
+/** Latest email and SMS messages, for the developer's `GET /dev/outbox`. */
+export function latestMessages(db: Db, limit: number) {
+  return db.select().from(notifications).where(inArray(notifications.channel, ["EMAIL", "SMS"]))
+    .orderBy(desc(notifications.createdAt)).limit(limit);
+}

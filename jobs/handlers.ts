@@ -1,0 +1,325 @@
+/**
+ * What each job does. Handlers validate their payload, act, and report how many records changed;
+ * the callback route alone turns that into an acknowledgement or (on a thrown error) a retry.
+ * Effects that are not idempotent by themselves commit with the message id (`once`).
+ */
+import { z } from "@hono/zod-openapi";
+import type { BatchItem } from "drizzle-orm/batch";
+import { PermanentSendError } from "../adapters/messaging.ts";
+import { detectNoShowsStatement, expireHoldsStatement } from "../db/booking_sweeps.ts";
+import type { Db } from "../db/client.ts";
+import { isUniqueViolation } from "../db/errors.ts";
+import {
+  bookingFacts,
+  type Channel,
+  disabledChannels,
+  findNotification,
+  type NotificationInsert,
+  recipient,
+  recordRelayed,
+  recordSend,
+  unpublishedOutbox,
+} from "../db/notifications.ts";
+import { notifications, processedMessages } from "../db/schema.ts";
+import {
+  type AccountFacts,
+  type BookingFacts,
+  chooseLocale,
+  renderNotification,
+  type TemplateName,
+} from "../domain/notifications.ts";
+import type { AppDeps } from "../routes/app.ts";
+import type { JobName, JobPublisher } from "./dispatcher.ts";
+
+export interface JobContext {
+  deps: AppDeps;
+  db: Db;
+  now: Date;
+  requestId: string;
+  messageId: string;
+}
+
+export interface JobOutcome {
+  outcome: "done" | "noop" | "duplicate";
+  changed: number;
+}
+
+interface Handler<T> {
+  payload: z.ZodType<T>;
+  run(context: JobContext, payload: T): Promise<JobOutcome>;
+}
+
+/** Hours before the start at which clients are reminded. */
+export const REMINDER_HOURS = [24, 2] as const;
+
+/** Runs statements in one batch with the message id: a message seen before acts no more. */
+async function once(
+  context: JobContext,
+  statements: BatchItem<"pg">[],
+): Promise<{ duplicate: boolean; results: unknown[] }> {
+  const { db } = context;
+  try {
+    const [, ...results] = await db.batch([
+      db.insert(processedMessages).values({ source: "jobs", messageId: context.messageId }),
+      ...statements,
+    ]);
+    return { duplicate: false, results };
+  } catch (error) {
+    if (isUniqueViolation(error, "processed_messages_source_message_id_pk")) return { duplicate: true, results: [] };
+    throw error;
+  }
+}
+
+async function sweep(context: JobContext, statement: ReturnType<typeof expireHoldsStatement>): Promise<JobOutcome> {
+  const { duplicate, results } = await once(context, [context.db.execute(statement)]);
+  if (duplicate) return { outcome: "duplicate", changed: 0 };
+  const changed = (results[0] as { rows: unknown[] }).rows.length;
+  if (changed > 0) await requestRelay(context.deps.jobs);
+  return { outcome: changed > 0 ? "done" : "noop", changed };
+}
+
+/** Asks for the outbox to be relayed now; requests while one relay is already waiting add nothing. */
+export async function requestRelay(jobs: JobPublisher): Promise<void> {
+  await jobs.publish({ name: "relay-outbox", payload: {}, coalesce: true });
+}
+
+const BOOKING_TEMPLATES: Record<string, TemplateName> = {
+  "booking.created": "booking_created",
+  "booking.approve": "booking_confirmed",
+  "booking.reschedule": "booking_rescheduled",
+  "booking.cancel": "booking_cancelled",
+  "booking.expire": "booking_expired",
+  "booking.no_show": "booking_no_show",
+};
+
+const ACCOUNT_TEMPLATES: Record<string, { template: TemplateName; validMinutes: number }> = {
+  "email.verify_email": { template: "verify_email", validMinutes: 30 },
+  "email.password_reset": { template: "password_reset", validMinutes: 30 },
+  "email.professional_invitation": { template: "professional_invitation", validMinutes: 7 * 24 * 60 },
+};
+
+interface Plan {
+  userId: string;
+  bookingId: string | null;
+  template: TemplateName;
+  locale: string;
+  rendered: { subject: string; body: string; sms: string };
+  channels: Channel[];
+}
+
+function rowsOf(plan: Plan, dedupe: string): NotificationInsert[] {
+  return plan.channels.map((channel) => ({
+    userId: plan.userId,
+    channel,
+    template: plan.template,
+    locale: plan.locale,
+    subject: channel === "SMS" ? null : plan.rendered.subject,
+    body: channel === "SMS" ? plan.rendered.sms : plan.rendered.body,
+    bookingId: plan.bookingId,
+    dedupeKey: `${dedupe}:${channel}`,
+  }));
+}
+
+/** In-app always; email and SMS unless switched off (SMS only with a phone number). */
+async function bookingChannels(db: Db, user: { id: string; phone: string | null }): Promise<Channel[]> {
+  const off = await disabledChannels(db, user.id);
+  const channels: Channel[] = ["IN_APP"];
+  if (!off.has("EMAIL")) channels.push("EMAIL");
+  if (user.phone && !off.has("SMS")) channels.push("SMS");
+  return channels;
+}
+
+async function bookingPlan(
+  db: Db,
+  bookingId: string,
+  template: TemplateName,
+  extra: (booking: { currency: string }) => Partial<BookingFacts>,
+): Promise<Plan | null> {
+  const facts = await bookingFacts(db, bookingId);
+  if (!facts) return null;
+  const locale = chooseLocale(facts.client.locale, facts.salonLocale);
+  const booking = facts.booking;
+  const rendered = renderNotification(template, locale, {
+    kind: "booking",
+    recipientName: facts.client.fullName,
+    salonName: facts.salonName,
+    serviceName: facts.serviceName,
+    professionalName: facts.professionalName,
+    startsAt: booking.startsAt.getTime(),
+    timeZone: facts.timeZone,
+    price: { amount: booking.priceAmount, currency: booking.currency },
+    ...(booking.status === "PENDING" && booking.depositAmount > 0 && booking.holdExpiresAt
+      ? {
+        deposit: { amount: booking.depositAmount, currency: booking.currency },
+        holdExpiresAt: booking.holdExpiresAt.getTime(),
+      }
+      : {}),
+    ...extra(booking),
+  });
+  return {
+    userId: facts.client.id,
+    bookingId,
+    template,
+    locale,
+    rendered,
+    channels: await bookingChannels(db, facts.client),
+  };
+}
+
+async function planForOutbox(db: Db, topic: string, payload: Record<string, unknown>): Promise<Plan | null> {
+  const account = ACCOUNT_TEMPLATES[topic];
+  if (account) {
+    const user = await recipient(db, String(payload.user_id));
+    if (!user) return null;
+    const locale = chooseLocale(user.locale, null);
+    const facts: AccountFacts = {
+      kind: "account",
+      recipientName: user.fullName,
+      code: String(payload.token),
+      validMinutes: account.validMinutes,
+      ...(payload.salon_name ? { salonName: String(payload.salon_name) } : {}),
+    };
+    // Account messages are transactional: they go by email whatever the preferences.
+    return {
+      userId: user.id,
+      bookingId: null,
+      template: account.template,
+      locale,
+      rendered: renderNotification(account.template, locale, facts),
+      channels: ["EMAIL"],
+    };
+  }
+  const template = BOOKING_TEMPLATES[topic];
+  if (!template || typeof payload.booking_id !== "string") return null;
+  const extra = (booking: { currency: string }): Partial<BookingFacts> => {
+    if (template === "booking_cancelled") {
+      return {
+        cancelledBy: (payload.by as BookingFacts["cancelledBy"]) ?? "SYSTEM",
+        fee: { amount: Number(payload.fee ?? 0), currency: booking.currency },
+        refund: { amount: Number(payload.refund ?? 0), currency: booking.currency },
+      };
+    }
+    if (template === "booking_rescheduled" && typeof payload.from_starts_at === "string") {
+      return { previousStartsAt: Date.parse(payload.from_starts_at) };
+    }
+    return {};
+  };
+  return await bookingPlan(db, payload.booking_id, template, extra);
+}
+
+async function publishSends(jobs: JobPublisher, ids: { id: string }[]): Promise<void> {
+  for (const { id } of ids) {
+    await jobs.publish({ name: "send-notification", payload: { notification_id: id }, deduplicationId: `send:${id}` });
+  }
+}
+
+/** Publishes the reminders of a confirmed booking (those still in the future). */
+export async function scheduleReminders(jobs: JobPublisher, booking: { id: string; startsAt: Date }, now: Date) {
+  for (const hours of REMINDER_HOURS) {
+    // "24 hours before" is 24 real hours, whatever the clocks do in between.
+    const at = new Date(booking.startsAt.getTime() - hours * 3_600_000);
+    if (at <= now) continue;
+    const startsAt = booking.startsAt.toISOString();
+    await jobs.publish({
+      name: "remind",
+      payload: { booking_id: booking.id, starts_at: startsAt, hours_before: hours },
+      notBefore: at,
+      deduplicationId: `reminder:${booking.id}:${startsAt}:${hours}`,
+    });
+  }
+}
+
+export const HANDLERS: { [K in JobName]: Handler<unknown> } = {
+  "expire-hold": {
+    payload: z.object({ booking_id: z.uuid() }),
+    run: (context, payload) =>
+      sweep(
+        context,
+        expireHoldsStatement((payload as { booking_id: string }).booking_id, context.now, context.requestId),
+      ),
+  },
+  "expire-holds": {
+    payload: z.object({}),
+    run: (context) => sweep(context, expireHoldsStatement(null, context.now, context.requestId)),
+  },
+  "detect-no-shows": {
+    payload: z.object({}),
+    run: (context) => sweep(context, detectNoShowsStatement(context.now, context.requestId)),
+  },
+  "relay-outbox": {
+    payload: z.object({}),
+    // Idempotent by itself: each outbox row is marked when relayed, and notifications dedupe by key.
+    async run(context) {
+      const { db, deps, now } = context;
+      let changed = 0;
+      for (const row of await unpublishedOutbox(db, 100)) {
+        const plan = await planForOutbox(db, row.topic, row.payload as Record<string, unknown>);
+        const sends = await recordRelayed(db, row.id, plan ? rowsOf(plan, row.deduplicationId) : [], now);
+        await publishSends(deps.jobs, sends);
+        if (
+          plan &&
+          (row.topic === "booking.created" || row.topic === "booking.approve" || row.topic === "booking.reschedule")
+        ) {
+          const facts = await bookingFacts(db, plan.bookingId!);
+          if (facts?.booking.status === "CONFIRMED") await scheduleReminders(deps.jobs, facts.booking, now);
+        }
+        changed++;
+      }
+      return { outcome: changed > 0 ? "done" : "noop", changed };
+    },
+  },
+  "send-notification": {
+    payload: z.object({ notification_id: z.uuid() }),
+    async run(context, payload) {
+      const { db, deps, now } = context;
+      const notification = await findNotification(db, (payload as { notification_id: string }).notification_id);
+      if (!notification || notification.status !== "PENDING") return { outcome: "noop", changed: 0 };
+      const user = await recipient(db, notification.userId);
+      const to = notification.channel === "EMAIL" ? user?.email : user?.phone;
+      if (!to) {
+        await recordSend(db, notification.id, { sent: false, error: "no address for this channel", permanent: true });
+        return { outcome: "done", changed: 1 };
+      }
+      const sender = notification.channel === "EMAIL" ? deps.messages.email : deps.messages.sms;
+      try {
+        await sender.send({ to, subject: notification.subject, body: notification.body });
+      } catch (error) {
+        const permanent = error instanceof PermanentSendError;
+        await recordSend(db, notification.id, { sent: false, error: String(error), permanent });
+        if (permanent) return { outcome: "done", changed: 1 };
+        throw error; // a retry through the job
+      }
+      await recordSend(db, notification.id, { sent: true, now });
+      return { outcome: "done", changed: 1 };
+    },
+  },
+  remind: {
+    payload: z.object({ booking_id: z.uuid(), starts_at: z.iso.datetime(), hours_before: z.number().int().positive() }),
+    async run(context, raw) {
+      const payload = raw as { booking_id: string; starts_at: string; hours_before: number };
+      const { db, deps } = context;
+      const facts = await bookingFacts(db, payload.booking_id);
+      // Cancelled, moved or gone since the reminder was scheduled: nothing to say.
+      if (
+        !facts || facts.booking.status !== "CONFIRMED" ||
+        facts.booking.startsAt.toISOString() !== new Date(payload.starts_at).toISOString()
+      ) {
+        return { outcome: "noop", changed: 0 };
+      }
+      const plan = await bookingPlan(db, payload.booking_id, "booking_reminder", () => ({
+        hoursBefore: payload.hours_before,
+      }));
+      if (!plan) return { outcome: "noop", changed: 0 };
+      const dedupe = `reminder:${payload.booking_id}:${payload.starts_at}:${payload.hours_before}`;
+      const rows = rowsOf(plan, dedupe);
+      const { duplicate, results } = await once(context, [
+        db.insert(notifications).values(rows).onConflictDoNothing()
+          .returning({ id: notifications.id, channel: notifications.channel }),
+      ]);
+      if (duplicate) return { outcome: "duplicate", changed: 0 };
+      const inserted = results[0] as { id: string; channel: Channel }[];
+      await publishSends(deps.jobs, inserted.filter((n) => n.channel === "EMAIL" || n.channel === "SMS"));
+      return { outcome: inserted.length > 0 ? "done" : "noop", changed: inserted.length };
+    },
+  },
+};

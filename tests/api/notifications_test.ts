@@ -1,0 +1,148 @@
+/**
+ * From a booking change to the client's notifications: the outbox relay (prompt, and by the sweep
+ * after a lost publish), channel preferences, sending through the dev log, the in-app inbox, and
+ * reminders that fall silent after a cancellation.
+ */
+import assert from "node:assert/strict";
+import { and, eq } from "drizzle-orm";
+import { jobs, notifications, outbox } from "../../db/schema.ts";
+import { apiClient } from "../support/api.ts";
+import { makeTestApp } from "../support/app.ts";
+import { makeProfessional, makeSalon, makeService } from "../support/catalog.ts";
+import { makeUser } from "../support/users.ts";
+
+const NOW = new Date("2026-03-02T12:00:00Z");
+const HOUR = 3_600_000;
+
+Deno.test("notifications", async (t) => {
+  let clock = NOW;
+  const testApp = await makeTestApp({ LOG_LEVEL: "info" }, { now: () => clock });
+  const db = testApp.deps.database.db;
+  const send = apiClient(testApp);
+  const owner = await makeUser(testApp, "SALON_OWNER");
+  const salon = await makeSalon(send, owner, {
+    time_zone: "America/New_York",
+    currency: "USD",
+    minimum_notice_minutes: 0,
+  });
+  const pro = await makeProfessional(send, owner, salon.id, { display_name: "Maya" });
+  const rules = [1, 2, 3, 4, 5, 6, 7].map((day) => ({ day_of_week: day, start: "08:00", end: "20:00" }));
+  await send("PUT", `/professionals/${pro.id}/availability/rules`, owner, { rules });
+  const service = await makeService(send, owner, salon.id, {
+    name: "Lash lift",
+    duration_minutes: 60,
+    price_amount: 9000,
+    professional_ids: [pro.id],
+  });
+  const client = await makeUser(testApp, "CLIENT");
+  const book = (startsAt: string, who = client) =>
+    send("POST", "/bookings", who, { service_id: service.id, professional_id: pro.id, starts_at: startsAt });
+  const deliverAll = async () => {
+    for (let i = 0; i < 5; i++) {
+      const report = await testApp.dispatcher.runDue();
+      if (report.delivered + report.retried + report.dead === 0) return;
+    }
+  };
+  const mine = (userId: string) => db.select().from(notifications).where(eq(notifications.userId, userId));
+
+  try {
+    await t.step("a booking reaches the client in-app and by email, sent through the dev log once", async () => {
+      const res = await book("2026-03-05T15:00:00Z");
+      assert.equal(res.status, 201);
+      await deliverAll();
+      await deliverAll();
+      const rows = await mine(client.id);
+      assert.deepEqual(rows.map((r) => r.channel).sort(), ["EMAIL", "IN_APP"]);
+      const email = rows.find((r) => r.channel === "EMAIL")!;
+      assert.equal(email.status, "SENT");
+      assert.equal(email.template, "booking_created");
+      assert.match(email.body, /Lash lift/);
+      const logged = testApp.logLines.filter((l) => String(l.message).startsWith("dev mail") && l.to === client.email);
+      assert.equal(logged.length, 1);
+      // On the embedded database the developer reads it at /dev/outbox too.
+      const dev = await (await testApp.app.request("/dev/outbox")).json();
+      assert.ok(
+        dev.data.some((m: { user_id: string; channel: string }) => m.user_id === client.id && m.channel === "EMAIL"),
+      );
+    });
+
+    await t.step("the inbox: list, unread count, read one, read all; someone else's is not found", async () => {
+      const count = await send("GET", "/notifications/unread-count", client);
+      assert.equal(count.body.unread, 1);
+      const list = await send("GET", "/notifications?unread=true", client);
+      assert.equal(list.body.data.length, 1);
+      const id = list.body.data[0].id;
+      const stranger = await makeUser(testApp, "CLIENT");
+      assert.equal((await send("PATCH", `/notifications/${id}/read`, stranger)).status, 404);
+      const read = await send("PATCH", `/notifications/${id}/read`, client);
+      assert.equal(read.body.read, true);
+      assert.equal((await send("GET", "/notifications/unread-count", client)).body.unread, 0);
+      assert.equal((await send("POST", "/notifications/read-all", client)).body.marked, 0);
+    });
+
+    await t.step("email switched off: the next booking notifies in-app only", async () => {
+      const other = await makeUser(testApp, "CLIENT");
+      const prefs = await send("PATCH", "/users/me/notification-preferences", other, { EMAIL: false });
+      assert.deepEqual(prefs.body, { EMAIL: false, SMS: true, PUSH: true, IN_APP: true });
+      assert.equal((await send("PATCH", "/users/me/notification-preferences", other, { FAX: true })).status, 400);
+      assert.equal((await book("2026-03-05T17:00:00Z", other)).status, 201);
+      await deliverAll();
+      assert.deepEqual((await mine(other.id)).map((r) => r.channel), ["IN_APP"]);
+    });
+
+    await t.step("a row whose prompt relay was lost is relayed by the sweep", async () => {
+      const other = await makeUser(testApp, "CLIENT");
+      // As if the process died between the commit and the publish: an outbox row, no job for it.
+      await db.insert(outbox).values({
+        topic: "email.password_reset",
+        payload: { user_id: other.id, to: other.email, locale: "en", token: "code-from-the-outbox" },
+        deduplicationId: `email.password_reset:lost-${other.id}`,
+      });
+      await testApp.dispatcher.publishSchedules();
+      await deliverAll();
+      const rows = await mine(other.id);
+      assert.equal(rows.length, 1);
+      assert.equal(rows[0].template, "password_reset");
+      assert.match(rows[0].body, /code-from-the-outbox/);
+    });
+
+    await t.step(
+      "reminders at 24 and 2 real hours before, also across the DST change; silent after a cancel",
+      async () => {
+        // 12:00 EDT on Sunday 8 March, the day clocks spring forward: 24 real hours before is 11:00 EST the day before.
+        const res = await book("2026-03-08T16:00:00Z");
+        assert.equal(res.status, 201, JSON.stringify(res.body));
+        await deliverAll();
+        const reminders = await db.select().from(jobs).where(eq(jobs.name, "remind"));
+        const forThis = reminders.filter((j) => (j.payload as { booking_id: string }).booking_id === res.body.id);
+        assert.deepEqual(
+          forThis.map((j) => j.notBefore.toISOString()).sort(),
+          [new Date(Date.parse("2026-03-08T16:00:00Z") - 24 * HOUR).toISOString(), "2026-03-08T14:00:00.000Z"].sort(),
+        );
+        assert.equal((await send("PATCH", `/bookings/${res.body.id}/cancel`, client, {})).status, 200);
+        clock = new Date("2026-03-08T14:30:00Z");
+        await deliverAll();
+        const sent = await db.select().from(notifications)
+          .where(and(eq(notifications.bookingId, res.body.id), eq(notifications.template, "booking_reminder")));
+        assert.equal(sent.length, 0);
+        const cancelled = await db.select().from(notifications)
+          .where(and(eq(notifications.bookingId, res.body.id), eq(notifications.template, "booking_cancelled")));
+        assert.ok(cancelled.length >= 1);
+        clock = NOW;
+      },
+    );
+
+    await t.step("a confirmed booking gets its reminder when due", async () => {
+      const res = await book("2026-03-06T15:00:00Z");
+      await deliverAll();
+      clock = new Date(Date.parse("2026-03-06T15:00:00Z") - 2 * HOUR);
+      await deliverAll();
+      const sent = await db.select().from(notifications)
+        .where(and(eq(notifications.bookingId, res.body.id), eq(notifications.template, "booking_reminder")));
+      assert.deepEqual(sent.map((n) => n.channel).sort(), ["EMAIL", "EMAIL", "IN_APP", "IN_APP"]);
+      clock = NOW;
+    });
+  } finally {
+    await testApp.close();
+  }
+});
