@@ -4,7 +4,7 @@
  */
 import { ConfigError, loadConfig } from "./adapters/config.ts";
 import { createLogger } from "./adapters/logger.ts";
-import { LogSender } from "./adapters/messaging.ts";
+import { HttpSender, LogSender } from "./adapters/messaging.ts";
 import { PasswordHasher } from "./adapters/passwords.ts";
 import { KvStore, UpstashStore } from "./adapters/store.ts";
 import { newOpaqueToken, TokenIssuer } from "./adapters/tokens.ts";
@@ -83,8 +83,15 @@ const app = createApp({
   tokens,
   jobs: dispatcher,
   signingKeys,
-  // Mail and SMS providers come later; until then messages are written to the log.
-  messages: { email: new LogSender("EMAIL", logger), sms: new LogSender("SMS", logger) },
+  // Without a provider, messages are written to the log (and `GET /dev/outbox` on the embedded database).
+  messages: {
+    email: config.MAIL_HTTP_URL && config.MAIL_HTTP_TOKEN
+      ? new HttpSender({ url: config.MAIL_HTTP_URL, token: config.MAIL_HTTP_TOKEN })
+      : new LogSender("EMAIL", logger),
+    sms: config.SMS_HTTP_URL && config.SMS_HTTP_TOKEN
+      ? new HttpSender({ url: config.SMS_HTTP_URL, token: config.SMS_HTTP_TOKEN })
+      : new LogSender("SMS", logger),
+  },
   now: () => new Date(),
 });
 

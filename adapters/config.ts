@@ -49,6 +49,11 @@ export const configSchema = z.object({
   /** Keys that verify callback signatures (current, then next); unset: random per process. */
   QSTASH_CURRENT_SIGNING_KEY: z.string().min(16).optional(),
   QSTASH_NEXT_SIGNING_KEY: z.string().min(16).optional(),
+  /** Email and SMS providers over HTTP (JSON `{to, subject, text}`, Bearer token); unset: the log. */
+  MAIL_HTTP_URL: optionalUrl,
+  MAIL_HTTP_TOKEN: z.string().min(1).optional(),
+  SMS_HTTP_URL: optionalUrl,
+  SMS_HTTP_TOKEN: z.string().min(1).optional(),
   /** Embedded dispatcher: how often it looks for due jobs, and attempts before the dead letter. */
   JOBS_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
   JOBS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
@@ -59,6 +64,15 @@ export const configSchema = z.object({
       path: ["QSTASH_CURRENT_SIGNING_KEY"],
       message: "QStash needs both QSTASH_CURRENT_SIGNING_KEY and QSTASH_NEXT_SIGNING_KEY to verify its callbacks",
     });
+  }
+  for (const channel of ["MAIL", "SMS"] as const) {
+    if (Boolean(config[`${channel}_HTTP_URL`]) !== Boolean(config[`${channel}_HTTP_TOKEN`])) {
+      ctx.addIssue({
+        code: "custom",
+        path: [config[`${channel}_HTTP_URL`] ? `${channel}_HTTP_TOKEN` : `${channel}_HTTP_URL`],
+        message: `must be set together with the other ${channel}_HTTP_* variable`,
+      });
+    }
   }
   if (config.QSTASH_TOKEN && !config.PUBLIC_BASE_URL) {
     ctx.addIssue({

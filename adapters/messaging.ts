@@ -39,3 +39,30 @@ export class LogSender implements MessageSender {
     return Promise.resolve();
   }
 }
+
+/**
+ * Sends through an HTTP provider: `POST url` with `{to, subject, text}` as JSON and the token as a
+ * Bearer credential. A 4xx other than 408/429 will not change on retry (bad address, rejected
+ * message); 5xx, 408, 429 and network errors are worth retrying.
+ */
+export class HttpSender implements MessageSender {
+  readonly kind = "http";
+  constructor(
+    readonly options: { url: string; token: string; timeoutMs?: number; fetch?: typeof fetch },
+  ) {}
+
+  async send(message: OutgoingMessage): Promise<void> {
+    const res = await (this.options.fetch ?? fetch)(this.options.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${this.options.token}` },
+      body: JSON.stringify({ to: message.to, subject: message.subject, text: message.body }),
+      signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+    });
+    const detail = (await res.text()).slice(0, 200);
+    if (res.ok) return;
+    if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
+      throw new PermanentSendError(`provider refused the message: HTTP ${res.status} ${detail}`);
+    }
+    throw new Error(`provider unavailable: HTTP ${res.status} ${detail}`);
+  }
+}

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { and, eq } from "drizzle-orm";
 import { jobs, notifications, outbox } from "../../db/schema.ts";
+import { PermanentSendError } from "../../adapters/messaging.ts";
 import { apiClient } from "../support/api.ts";
 import { makeTestApp } from "../support/app.ts";
 import { makeProfessional, makeSalon, makeService } from "../support/catalog.ts";
@@ -89,6 +90,38 @@ Deno.test("notifications", async (t) => {
       await deliverAll();
       assert.deepEqual((await mine(other.id)).map((r) => r.channel), ["IN_APP"]);
     });
+
+    await t.step(
+      "a passing send failure is retried by the job; a permanent one is stored with its reason",
+      async () => {
+        const real = testApp.deps.messages.email;
+        let calls = 0;
+        testApp.deps.messages.email = {
+          kind: "flaky",
+          send() {
+            calls++;
+            return calls === 1 ? Promise.reject(new Error("provider timeout")) : Promise.resolve();
+          },
+        };
+        const flaky = await makeUser(testApp, "CLIENT");
+        assert.equal((await book("2026-03-05T18:00:00Z", flaky)).status, 201);
+        await deliverAll();
+        const [email] = (await mine(flaky.id)).filter((r) => r.channel === "EMAIL");
+        assert.deepEqual([email.status, email.attempts, calls], ["SENT", 2, 2]);
+
+        testApp.deps.messages.email = {
+          kind: "refusing",
+          send: () => Promise.reject(new PermanentSendError("mailbox does not exist")),
+        };
+        const unreachable = await makeUser(testApp, "CLIENT");
+        assert.equal((await book("2026-03-05T19:00:00Z", unreachable)).status, 201);
+        await deliverAll();
+        const [failed] = (await mine(unreachable.id)).filter((r) => r.channel === "EMAIL");
+        assert.equal(failed.status, "FAILED");
+        assert.match(failed.lastError ?? "", /mailbox does not exist/);
+        testApp.deps.messages.email = real;
+      },
+    );
 
     await t.step("a row whose prompt relay was lost is relayed by the sweep", async () => {
       const other = await makeUser(testApp, "CLIENT");
