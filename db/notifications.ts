@@ -38,6 +38,7 @@ export async function bookingFacts(db: Db, bookingId: string) {
     salonName: salons.name,
     salonLocale: salons.locale,
     timeZone: salons.timeZone,
+    reminderHours: salons.reminderHours,
     serviceName: services.name,
     professionalName: professionals.displayName,
     client: { id: users.id, email: users.email, phone: users.phone, fullName: users.fullName, locale: users.locale },

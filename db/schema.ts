@@ -152,6 +152,8 @@ export const salons = pgTable("salons", {
   holdMinutes: smallint().notNull().default(15),
   /** How late a client may be before a confirmed booking counts as a no-show. */
   noShowToleranceMinutes: smallint().notNull().default(15),
+  /** Hours before a confirmed booking's start at which the client is reminded. */
+  reminderHours: smallint().array().notNull().default(sql`'{24,2}'::smallint[]`),
   stripeAccountId: text(),
   active: boolean().notNull().default(true),
   createdAt: createdAt(),

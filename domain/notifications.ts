@@ -19,8 +19,9 @@
  *   code is never shortened: an account SMS whose code cannot fit throws a RangeError.
  * Facts a template needs are checked: a booking template with account facts (or the reverse) throws a TypeError, as
  * does a missing `cancelledBy` (booking_cancelled), `previousStartsAt` (booking_rescheduled), `hoursBefore`
- * (booking_reminder), `holdExpiresAt` alongside a `deposit` (booking_created) or `salonName`
- * (professional_invitation). Optional facts that are absent are simply not mentioned.
+ * (booking_reminder), `holdExpiresAt` alongside a `deposit` (booking_created), `paid` (payment_receipt),
+ * `offerExpiresAt` (waitlist_offer), `points` and `balance` (loyalty_points) or `salonName` (professional_invitation).
+ * Optional facts that are absent are simply not mentioned.
  */
 
 export const LOCALES = ["pt-BR", "en"] as const;
@@ -37,6 +38,9 @@ export const TEMPLATES = [
   "verify_email",
   "password_reset",
   "professional_invitation",
+  "payment_receipt",
+  "waitlist_offer",
+  "loyalty_points",
 ] as const;
 export type TemplateName = typeof TEMPLATES[number];
 
@@ -72,6 +76,14 @@ export interface BookingFacts {
   previousStartsAt?: number;
   /** booking_reminder: how long before `startsAt` the reminder goes out, e.g. 24 or 2. */
   hoursBefore?: number;
+  /** payment_receipt: the amount just paid for the booking. */
+  paid?: Money;
+  /** waitlist_offer: epoch ms until which the opened slot is held for the recipient. */
+  offerExpiresAt?: number;
+  /** loyalty_points: a non-zero integer, earned when positive and spent when negative. */
+  points?: number;
+  /** loyalty_points: the integer balance after `points`. */
+  balance?: number;
 }
 
 export interface AccountFacts {
@@ -102,6 +114,9 @@ const BOOKING_TEMPLATES: ReadonlySet<TemplateName> = new Set([
   "booking_expired",
   "booking_no_show",
   "booking_reminder",
+  "payment_receipt",
+  "waitlist_offer",
+  "loyalty_points",
 ]);
 
 /** Renders a template; booking templates take BookingFacts, account templates AccountFacts (throw a TypeError on a mismatch). */
@@ -276,6 +291,13 @@ function formatDuration(minutes: number, locale: Locale): string {
   if (minutes % 1440 === 0) return plural(minutes / 1440, pt ? "dia" : "day", pt ? "dias" : "days");
   if (minutes % 60 === 0) return plural(minutes / 60, pt ? "hora" : "hour", pt ? "horas" : "hours");
   return plural(minutes, pt ? "minuto" : "minute", pt ? "minutos" : "minutes");
+}
+
+/** Loyalty points as the locale writes whole numbers ("1,250 points", "1.250 pontos"); singular only for ±1. */
+function formatPoints(count: number, locale: Locale): string {
+  const digits = plainSpaces(new Intl.NumberFormat(locale, { maximumFractionDigits: 0 }).format(count));
+  const pt = locale === "pt-BR";
+  return `${digits} ${Math.abs(count) === 1 ? (pt ? "ponto" : "point") : (pt ? "pontos" : "points")}`;
 }
 
 /**
@@ -514,6 +536,81 @@ function renderBooking(template: TemplateName, locale: Locale, facts: BookingFac
           pt
             ? `${s}: lembrete: ${v} com ${p} ${soon}, ${shortWhen}.`
             : `${s}: reminder: ${v} with ${p} ${soon}, ${shortWhen}.`
+        ),
+      };
+    }
+    case "payment_receipt": {
+      if (facts.paid === undefined) throw new TypeError("payment_receipt needs paid");
+      const paid = money(facts.paid);
+      return {
+        subject: subject(pt ? "Pagamento recebido" : "Payment received"),
+        body: body(
+          [
+            pt
+              ? `Recebemos seu pagamento de ${paid} referente a este agendamento.`
+              : `We have received your payment of ${paid} for this booking.`,
+          ],
+          [],
+          seeYou,
+        ),
+        sms: sms((s, v, p) =>
+          pt
+            ? `${s}: recebemos seu pagamento de ${paid} pelo agendamento de ${v} com ${p} em ${shortWhen}.`
+            : `${s}: payment of ${paid} received for ${v} with ${p} on ${shortWhen}.`
+        ),
+      };
+    }
+    case "waitlist_offer": {
+      if (facts.offerExpiresAt === undefined) throw new TypeError("waitlist_offer needs offerExpiresAt");
+      const deadline = formatLocalTime(facts.offerExpiresAt, facts.timeZone, locale);
+      const shortDeadline = formatShortLocalTime(facts.offerExpiresAt, facts.timeZone, locale);
+      return {
+        subject: subject(pt ? "Horário disponível" : "Slot available"),
+        body: body(
+          [
+            pt
+              ? "Boa notícia: abriu um horário na lista de espera em que você está."
+              : "Good news: a slot has opened up on the waitlist you joined.",
+          ],
+          [
+            pt
+              ? `Para ficar com ele, agende até ${deadline}. Depois disso, a oferta expira.`
+              : `To take it, book by ${deadline}. After that, the offer expires.`,
+          ],
+        ),
+        sms: sms((s, v, p) =>
+          pt
+            ? `${s}: abriu um horário de ${v} com ${p} em ${shortWhen}. Agende até ${shortDeadline} ou a oferta expira.`
+            : `${s}: a slot opened for ${v} with ${p} on ${shortWhen}. Book by ${shortDeadline} or the offer expires.`
+        ),
+      };
+    }
+    case "loyalty_points": {
+      const { points, balance } = facts;
+      if (points === undefined || balance === undefined) throw new TypeError("loyalty_points needs points and balance");
+      if (!Number.isSafeInteger(points) || points === 0) throw new RangeError(`points must be a non-zero integer`);
+      if (!Number.isSafeInteger(balance)) throw new RangeError(`balance must be an integer`);
+      const earned = points > 0;
+      // The verb carries the sign, so the amount is written without one.
+      const amount = formatPoints(Math.abs(points), locale);
+      const total = formatPoints(balance, locale);
+      return {
+        subject: subject(
+          pt ? (earned ? "Pontos ganhos" : "Pontos usados") : (earned ? "Points earned" : "Points redeemed"),
+        ),
+        body: body([
+          pt
+            ? `${earned ? `Você ganhou ${amount} com este` : `Você usou ${amount} neste`} agendamento. ` +
+              `Seu saldo agora é de ${total}.`
+            : `You ${earned ? "earned" : "redeemed"} ${amount} ${earned ? "for" : "on"} this booking. ` +
+              `Your balance is now ${total}.`,
+        ]),
+        sms: sms((s, v, p) =>
+          pt
+            ? `${s}: você ${earned ? "ganhou" : "usou"} ${amount} no agendamento de ${v} com ${p} em ${shortWhen}. ` +
+              `Saldo: ${total}.`
+            : `${s}: you ${earned ? "earned" : "redeemed"} ${amount} for ${v} with ${p} on ${shortWhen}. ` +
+              `Balance: ${total}.`
         ),
       };
     }

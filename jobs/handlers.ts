@@ -49,9 +49,6 @@ interface Handler<T> {
   run(context: JobContext, payload: T): Promise<JobOutcome>;
 }
 
-/** Hours before the start at which clients are reminded. */
-export const REMINDER_HOURS = [24, 2] as const;
-
 /** Runs statements in one batch with the message id: a message seen before acts no more. */
 async function once(
   context: JobContext,
@@ -213,9 +210,14 @@ async function publishSends(jobs: JobPublisher, ids: { id: string }[]): Promise<
   }
 }
 
-/** Publishes the reminders of a confirmed booking (those still in the future). */
-export async function scheduleReminders(jobs: JobPublisher, booking: { id: string; startsAt: Date }, now: Date) {
-  for (const hours of REMINDER_HOURS) {
+/** Publishes the reminders of a confirmed booking at the salon's hours before it (those still ahead). */
+export async function scheduleReminders(
+  jobs: JobPublisher,
+  booking: { id: string; startsAt: Date },
+  reminderHours: readonly number[],
+  now: Date,
+) {
+  for (const hours of new Set(reminderHours)) {
     // "24 hours before" is 24 real hours, whatever the clocks do in between.
     const at = new Date(booking.startsAt.getTime() - hours * 3_600_000);
     if (at <= now) continue;
@@ -261,7 +263,9 @@ export const HANDLERS: { [K in JobName]: Handler<unknown> } = {
           (row.topic === "booking.created" || row.topic === "booking.approve" || row.topic === "booking.reschedule")
         ) {
           const facts = await bookingFacts(db, plan.bookingId!);
-          if (facts?.booking.status === "CONFIRMED") await scheduleReminders(deps.jobs, facts.booking, now);
+          if (facts?.booking.status === "CONFIRMED") {
+            await scheduleReminders(deps.jobs, facts.booking, facts.reminderHours, now);
+          }
         }
         changed++;
       }

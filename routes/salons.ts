@@ -37,6 +37,9 @@ const editableFields = {
   booking_horizon_days: z.number().int().min(1).max(730),
   hold_minutes: z.number().int().min(5).max(120),
   no_show_tolerance_minutes: z.number().int().min(0).max(240),
+  reminder_hours: z.array(z.number().int().min(1).max(168)).max(3)
+    .refine((hours) => new Set(hours).size === hours.length, "must not repeat an hour")
+    .openapi({ description: "Hours before a confirmed booking at which the client is reminded", example: [24, 2] }),
 };
 
 const bothOrNeither = (body: { latitude?: number | null; longitude?: number | null }) =>
@@ -58,6 +61,7 @@ const createBody = z.object({
   booking_horizon_days: editableFields.booking_horizon_days.default(60),
   hold_minutes: editableFields.hold_minutes.default(15),
   no_show_tolerance_minutes: editableFields.no_show_tolerance_minutes.default(15),
+  reminder_hours: editableFields.reminder_hours.default([24, 2]),
 }).strict().refine(bothOrNeither, locationMessage).openapi("SalonCreate");
 
 const updateBody = z.object({
@@ -93,6 +97,7 @@ export const salonSchema = z.object({
   booking_horizon_days: z.number().int(),
   hold_minutes: z.number().int(),
   no_show_tolerance_minutes: z.number().int().openapi({ description: "How late a client may arrive before a no-show" }),
+  reminder_hours: z.array(z.number().int()),
   active: z.boolean(),
   distance_km: z.number().nullable().optional().openapi({ description: "Only when searching near a point" }),
   created_at: z.string(),
@@ -125,6 +130,7 @@ export function toSalon(row: SalonRow, distanceKm?: number | null): z.infer<type
     booking_horizon_days: row.bookingHorizonDays,
     hold_minutes: row.holdMinutes,
     no_show_tolerance_minutes: row.noShowToleranceMinutes,
+    reminder_hours: row.reminderHours,
     active: row.active,
     ...(distanceKm !== undefined
       ? { distance_km: distanceKm === null ? null : Math.round(distanceKm * 1000) / 1000 }
@@ -160,6 +166,7 @@ function toColumns(body: EditableBody): SalonChanges {
   set("bookingHorizonDays", body.booking_horizon_days);
   set("holdMinutes", body.hold_minutes);
   set("noShowToleranceMinutes", body.no_show_tolerance_minutes);
+  set("reminderHours", body.reminder_hours);
   set("active", body.active);
   return columns;
 }

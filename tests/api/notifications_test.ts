@@ -175,6 +175,17 @@ Deno.test("notifications", async (t) => {
       assert.deepEqual(sent.map((n) => n.channel).sort(), ["EMAIL", "EMAIL", "IN_APP", "IN_APP"]);
       clock = NOW;
     });
+
+    await t.step("the salon chooses its reminder hours", async () => {
+      const patched = await send("PATCH", `/salons/${salon.id}`, owner, { reminder_hours: [48] });
+      assert.deepEqual(patched.body.reminder_hours, [48]);
+      assert.equal((await send("PATCH", `/salons/${salon.id}`, owner, { reminder_hours: [2, 2] })).status, 400);
+      const res = await book("2026-03-07T15:00:00Z");
+      await deliverAll();
+      const scheduled = (await db.select().from(jobs).where(eq(jobs.name, "remind")))
+        .filter((j) => (j.payload as { booking_id: string }).booking_id === res.body.id);
+      assert.deepEqual(scheduled.map((j) => j.notBefore.toISOString()), ["2026-03-05T15:00:00.000Z"]);
+    });
   } finally {
     await testApp.close();
   }

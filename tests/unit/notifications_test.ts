@@ -38,6 +38,10 @@ function bookingFacts(overrides: Partial<BookingFacts> = {}): BookingFacts {
     cancelledBy: "CLIENT",
     previousStartsAt: STARTS_AT - 48 * HOUR,
     hoursBefore: 24,
+    paid: { amount: 3000, currency: "BRL" },
+    offerExpiresAt: STARTS_AT - 20 * HOUR,
+    points: 120,
+    balance: 450,
     ...overrides,
   };
 }
@@ -100,7 +104,15 @@ Deno.test("notifications", async (t) => {
       fc.record({ price: money, deposit: money, fee: money, refund: money }),
       fc.constantFrom("CLIENT" as const, "SALON" as const, "SYSTEM" as const),
       fc.constantFrom(1, 2, 24, 48),
-      (template, locale, names, amounts, cancelledBy, hoursBefore) => {
+      fc.record({
+        paid: money,
+        // Any instant in the 60 days before the appointment, so day and month widths vary.
+        offerExpiresAt: fc.integer({ min: STARTS_AT - 60 * 24 * HOUR, max: STARTS_AT }),
+        // The full safe-integer range: the SMS must fit even for absurd counts.
+        points: fc.maxSafeInteger().filter((points) => points !== 0),
+        balance: fc.maxSafeInteger(),
+      }),
+      (template, locale, names, amounts, cancelledBy, hoursBefore, extras) => {
         const { sms } = renderNotification(
           template,
           locale,
@@ -112,6 +124,7 @@ Deno.test("notifications", async (t) => {
             ...amounts,
             cancelledBy,
             hoursBefore,
+            ...extras,
           }),
         );
         assert.ok(sms.length <= SMS_MAX_LENGTH, `${sms.length}: ${sms}`);
@@ -371,6 +384,79 @@ Deno.test("notifications", async (t) => {
         "See you soon!",
       ].join("\n"),
       sms: "Studio Bela: reminder: Corte feminino with Ana Souza in 2 hours, Wed 3 Jun 10:00 (UTC−03:00).",
+    });
+  });
+  await t.step("new templates throw a TypeError without their required facts, a RangeError on bad counts", () => {
+    const missing: Array<[TemplateName, Partial<BookingFacts>]> = [
+      ["payment_receipt", { paid: undefined }],
+      ["waitlist_offer", { offerExpiresAt: undefined }],
+      ["loyalty_points", { points: undefined }],
+      ["loyalty_points", { balance: undefined }],
+    ];
+    for (const [template, overrides] of missing) {
+      for (const locale of LOCALES) {
+        assert.throws(() => renderNotification(template, locale, bookingFacts(overrides)), TypeError, template);
+      }
+    }
+    for (const overrides of [{ points: 0 }, { points: 1.5 }, { balance: 2.5 }, { balance: Number.NaN }]) {
+      assert.throws(() => renderNotification("loyalty_points", "en", bookingFacts(overrides)), RangeError);
+    }
+    assert.throws(
+      () => renderNotification("payment_receipt", "en", bookingFacts({ paid: { amount: 10.5, currency: "BRL" } })),
+      RangeError,
+    );
+  });
+
+  await t.step("payment_receipt states the amount paid", () => {
+    const { body, sms } = renderNotification("payment_receipt", "pt-BR", bookingFacts());
+    assert.ok(body.includes("Recebemos seu pagamento de R$ 30,00"), body);
+    assert.ok(sms.includes("R$ 30,00"), sms);
+  });
+
+  await t.step("waitlist_offer states the offer's deadline in the salon's local time", () => {
+    const en = renderNotification("waitlist_offer", "en", bookingFacts());
+    assert.ok(en.body.includes("book by Tuesday, 2 June 2026, 14:00 (UTC−03:00)"), en.body);
+    assert.ok(en.sms.includes("Book by Tue 2 Jun 14:00 (UTC−03:00)"), en.sms);
+    const pt = renderNotification("waitlist_offer", "pt-BR", bookingFacts());
+    assert.ok(pt.body.includes("agende até terça-feira, 2 de junho de 2026, 14:00 (UTC−03:00)"), pt.body);
+    assert.ok(pt.sms.includes("Agende até ter 02/06 14:00 (UTC−03:00)"), pt.sms);
+  });
+
+  await t.step("loyalty_points says earned or spent, and the new balance, with grouping and plurals", () => {
+    const earned = renderNotification("loyalty_points", "en", bookingFacts({ points: 1250, balance: 1 }));
+    assert.ok(earned.subject.startsWith("Points earned:"), earned.subject);
+    assert.ok(earned.body.includes("You earned 1,250 points for this booking. Your balance is now 1 point."));
+    assert.ok(earned.sms.includes("earned 1,250 points") && earned.sms.includes("Balance: 1 point."), earned.sms);
+    const spent = renderNotification("loyalty_points", "pt-BR", bookingFacts({ points: -1, balance: 2000 }));
+    assert.ok(spent.subject.startsWith("Pontos usados:"), spent.subject);
+    assert.ok(spent.body.includes("Você usou 1 ponto neste agendamento. Seu saldo agora é de 2.000 pontos."));
+    assert.ok(spent.sms.includes("você usou 1 ponto") && spent.sms.includes("Saldo: 2.000 pontos."), spent.sms);
+    const pt = renderNotification("loyalty_points", "pt-BR", bookingFacts({ points: 30, balance: 0 }));
+    assert.ok(pt.body.includes("Você ganhou 30 pontos com este agendamento. Seu saldo agora é de 0 pontos."));
+  });
+
+  await t.step("snapshot: payment_receipt in en", () => {
+    const rendered = renderNotification(
+      "payment_receipt",
+      "en",
+      bookingFacts({ price: { amount: 4500, currency: "USD" }, paid: { amount: 4500, currency: "USD" } }),
+    );
+    assert.deepEqual(rendered, {
+      subject: "Payment received: Corte feminino – Studio Bela",
+      body: [
+        "Hi Maria Silva,",
+        "",
+        "We have received your payment of $45.00 for this booking.",
+        "",
+        "Salon: Studio Bela",
+        "Service: Corte feminino",
+        "Professional: Ana Souza",
+        "Date and time: Wednesday, 3 June 2026, 10:00 (UTC−03:00)",
+        "Price: $45.00",
+        "",
+        "See you soon!",
+      ].join("\n"),
+      sms: "Studio Bela: payment of $45.00 received for Corte feminino with Ana Souza on Wed 3 Jun 10:00 (UTC−03:00).",
     });
   });
 });

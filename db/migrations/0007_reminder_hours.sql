@@ -1,0 +1,1 @@
+ALTER TABLE "salons" ADD COLUMN "reminder_hours" smallint[] DEFAULT '{24,2}'::smallint[] NOT NULL;
