@@ -5,6 +5,8 @@
 import { ConfigError, loadConfig } from "./adapters/config.ts";
 import { createLogger } from "./adapters/logger.ts";
 import { HttpSender, LogSender } from "./adapters/messaging.ts";
+import { MockPaymentProvider, stripeSignature } from "./adapters/payments_mock.ts";
+import { StripeProvider } from "./adapters/payments_stripe.ts";
 import { PasswordHasher } from "./adapters/passwords.ts";
 import { KvStore, UpstashStore } from "./adapters/store.ts";
 import { newOpaqueToken, TokenIssuer } from "./adapters/tokens.ts";
@@ -74,6 +76,29 @@ const dispatcher = config.QSTASH_TOKEN
     onError: (message, fields) => logger.error(message, fields),
   });
 
+if (!config.STRIPE_WEBHOOK_SECRET) {
+  logger.info("STRIPE_WEBHOOK_SECRET unset: the mock provider signs its webhooks with a random secret");
+}
+const stripeWebhookSecret = config.STRIPE_WEBHOOK_SECRET ?? `whsec_${newOpaqueToken()}`;
+// Stripe when configured; otherwise the mock, which delivers its events to this server's webhook
+// route signed as Stripe signs them.
+const payments = config.STRIPE_SECRET_KEY
+  ? new StripeProvider({ secretKey: config.STRIPE_SECRET_KEY })
+  : new MockPaymentProvider({
+    emit: async (event) => {
+      const payload = JSON.stringify(event);
+      const res = await fetch(`${baseUrl}/webhooks/stripe`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "stripe-signature": await stripeSignature(payload, stripeWebhookSecret, Math.floor(Date.now() / 1000)),
+        },
+        body: payload,
+      });
+      await res.body?.cancel();
+    },
+  });
+
 const app = createApp({
   config,
   database,
@@ -83,6 +108,8 @@ const app = createApp({
   tokens,
   jobs: dispatcher,
   signingKeys,
+  payments,
+  stripeWebhookSecret,
   // Without a provider, messages are written to the log (and `GET /dev/outbox` on the embedded database).
   messages: {
     email: config.MAIL_HTTP_URL && config.MAIL_HTTP_TOKEN

@@ -54,6 +54,12 @@ export const configSchema = z.object({
   MAIL_HTTP_TOKEN: z.string().min(1).optional(),
   SMS_HTTP_URL: optionalUrl,
   SMS_HTTP_TOKEN: z.string().min(1).optional(),
+  /** Stripe in production; unset: the mock provider (deposits work under `deno task dev`). */
+  STRIPE_SECRET_KEY: z.string().min(1).optional(),
+  /** Verifies Stripe's webhook signatures; unset: a random per-process secret the mock signs with. */
+  STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
+  /** The platform's share of deposits to salons with a connected Stripe account, in basis points. */
+  PLATFORM_FEE_BASIS_POINTS: z.coerce.number().int().min(0).max(10_000).default(0),
   /** Embedded dispatcher: how often it looks for due jobs, and attempts before the dead letter. */
   JOBS_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
   JOBS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
@@ -73,6 +79,13 @@ export const configSchema = z.object({
         message: `must be set together with the other ${channel}_HTTP_* variable`,
       });
     }
+  }
+  if (config.STRIPE_SECRET_KEY && !config.STRIPE_WEBHOOK_SECRET) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["STRIPE_WEBHOOK_SECRET"],
+      message: "Stripe needs its webhook signing secret",
+    });
   }
   if (config.QSTASH_TOKEN && !config.PUBLIC_BASE_URL) {
     ctx.addIssue({

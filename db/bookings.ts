@@ -39,7 +39,14 @@ function expireLapsedHolds(
 export async function insertBooking(
   db: Db,
   values: BookingInsert,
-  options: { actorId: string; now: Date; context: AuditContext; remember?: BatchItem<"pg"> | null },
+  options: {
+    actorId: string;
+    now: Date;
+    context: AuditContext;
+    remember?: BatchItem<"pg"> | null;
+    /** More rows that belong to the booking (its deposit payment), committed with it. */
+    extra?: BatchItem<"pg">[];
+  },
 ): Promise<void> {
   await db.batch([
     expireLapsedHolds(
@@ -63,6 +70,7 @@ export async function insertBooking(
       payload: { booking_id: values.id, status: values.status },
       deduplicationId: `booking.created:${values.id}`,
     }),
+    ...(options.extra ?? []),
     ...(options.remember ? [options.remember] : []),
   ]);
 }

@@ -38,6 +38,8 @@ import { requestRelay } from "../jobs/handlers.ts";
 import type { JobPublisher } from "../jobs/dispatcher.ts";
 import type { SigningKeys } from "../jobs/signature.ts";
 import type { MessageSender } from "../adapters/messaging.ts";
+import type { PaymentProvider } from "../adapters/payments.ts";
+import { registerPayments } from "./payments.ts";
 
 /** What the app is built from: configuration and the adapters `main.ts` chose. */
 export interface AppDeps {
@@ -49,6 +51,10 @@ export interface AppDeps {
   jobs: JobPublisher;
   /** Keys that verify job callbacks (QStash's, or the embedded dispatcher's). */
   signingKeys: SigningKeys;
+  /** Deposits and refunds (Stripe, or the mock provider). */
+  payments: PaymentProvider;
+  /** Verifies `Stripe-Signature` on webhooks (Stripe's secret, or the one the mock signs with). */
+  stripeWebhookSecret: string;
   /** Email and SMS senders (HTTP providers, or the log). */
   messages: { email: MessageSender; sms: MessageSender };
   passwords: PasswordHasher;
@@ -257,6 +263,7 @@ export function createApp(deps: AppDeps): App {
   registerJobs(app);
   registerAdminJobs(app);
   registerNotifications(app);
+  registerPayments(app);
 
   app.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",

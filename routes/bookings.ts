@@ -22,7 +22,8 @@ import { overbookingDecision } from "../domain/overbooking.ts";
 import { can } from "../domain/access.ts";
 import { BOOKING_STATUSES, type BookingEvent, initialStatus, timingProblem, transition } from "../domain/bookings.ts";
 import { quoteCancellation } from "../domain/cancellation.ts";
-import { depositFor } from "../domain/pricing.ts";
+import { depositFor, shareOf } from "../domain/pricing.ts";
+import { payments as paymentsTable } from "../db/schema.ts";
 import type { App, AppEnv } from "./app.ts";
 import { auditContext, json, problem401, requireUser } from "./auth.ts";
 import { loadActivePolicyTiers, type PolicySnapshot } from "./cancellation_policies.ts";
@@ -75,6 +76,12 @@ export const bookingSchema = z.object({
   cancellation_reason: z.string().nullable(),
   created_at: z.string(),
   updated_at: z.string(),
+  payment: z.object({
+    id: z.uuid(),
+    provider: z.enum(["stripe", "mock"]),
+    client_secret: z.string().nullable().openapi({ description: "For the payment form (Stripe.js, or the mock)" }),
+    amount: money,
+  }).optional().openapi({ description: "On creation, when a deposit is due: how to pay it" }),
 }).openapi("Booking");
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
@@ -311,6 +318,48 @@ async function offeredAt(
   );
 }
 
+/** Creates the deposit at the provider; returns the payment row to insert and what the client needs to pay. */
+async function createDeposit(
+  c: Context<AppEnv>,
+  booking: { id: string; salon: { currency: string; stripeAccountId: string | null }; amount: number },
+) {
+  const { payments: provider, database, config } = c.var.services;
+  let intent;
+  try {
+    intent = await provider.createDeposit({
+      bookingId: booking.id,
+      amount: booking.amount,
+      currency: booking.salon.currency,
+      idempotencyKey: `booking:${booking.id}:deposit`,
+      connectedAccountId: booking.salon.stripeAccountId,
+      platformFeeAmount: booking.salon.stripeAccountId ? shareOf(booking.amount, config.PLATFORM_FEE_BASIS_POINTS) : 0,
+    });
+  } catch (error) {
+    c.var.services.logger.error("deposit not created", { error: String(error) });
+    throw new ApiError("unavailable", "Payments are unavailable right now: nothing was booked, try again shortly", {
+      headers: { "Retry-After": "5" },
+    });
+  }
+  const paymentId = crypto.randomUUID();
+  return {
+    insert: database.db.insert(paymentsTable).values({
+      id: paymentId,
+      bookingId: booking.id,
+      provider: provider.kind === "stripe" ? "STRIPE" : "MOCK",
+      providerPaymentId: intent.id,
+      amount: booking.amount,
+      currency: booking.salon.currency,
+      platformFeeAmount: booking.salon.stripeAccountId ? shareOf(booking.amount, config.PLATFORM_FEE_BASIS_POINTS) : 0,
+    }),
+    view: {
+      id: paymentId,
+      provider: provider.kind,
+      client_secret: intent.clientSecret,
+      amount: { amount: booking.amount, currency: booking.salon.currency },
+    },
+  };
+}
+
 /**
  * Asks for the hold to be expired the moment it lapses. A failure here loses nothing: the
  * every-minute sweep expires any lapsed hold.
@@ -462,9 +511,16 @@ export function registerBookings(app: App): void {
         return answer;
       };
       if (taken) return await overbook();
+      // The deposit's payment is created first (idempotent per booking), so the booking and its
+      // payment row commit together; a provider outage leaves nothing behind.
+      const depositPayment = status === "PENDING"
+        ? await createDeposit(c, { id, salon, amount: values.depositAmount })
+        : null;
       const answer = answerFor(values);
+      if (depositPayment) answer.body = { ...answer.body, payment: depositPayment.view };
       try {
         await insertBooking(db, values, {
+          extra: depositPayment ? [depositPayment.insert] : [],
           actorId: auth.userId,
           now,
           context: auditContext(c),

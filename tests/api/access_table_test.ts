@@ -261,6 +261,16 @@ const TABLE: Row[] = [
   { method: "PATCH", path: "/api/v1/users/me/notification-preferences", body: { SMS: false }, expect: signedIn(200) },
   // The embedded database's developer view: the table runs on it, so everyone sees it.
   { method: "GET", path: "/dev/outbox", expect: everyone(200) },
+  { method: "GET", path: "/api/v1/payments", expect: signedIn(200) },
+  { method: "GET", path: "/api/v1/payments/{target}", expect: signedIn(404) },
+  {
+    method: "POST",
+    path: "/api/v1/payments/{target}/mock-confirm",
+    body: { card_number: "4242424242424242" },
+    expect: signedIn(404),
+  },
+  // Stripe's webhook answers only to a valid Stripe-Signature, whoever calls.
+  { method: "POST", path: "/webhooks/stripe", body: {}, expect: everyone(400) },
   { method: "POST", path: "/api/v1/auth/logout", expect: signedIn(204) },
 ];
 

@@ -2,6 +2,7 @@
 import { loadConfig } from "../../adapters/config.ts";
 import { createLogger, type LogLevel } from "../../adapters/logger.ts";
 import { LogSender } from "../../adapters/messaging.ts";
+import { MockPaymentProvider, stripeSignature } from "../../adapters/payments_mock.ts";
 import { PasswordHasher } from "../../adapters/passwords.ts";
 import { type KeyValueStore, MemoryStore } from "../../adapters/store.ts";
 import { TokenIssuer } from "../../adapters/tokens.ts";
@@ -9,6 +10,9 @@ import { openDatabase } from "../../db/client.ts";
 import { migrate } from "../../db/migrate.ts";
 import { EmbeddedDispatcher } from "../../jobs/dispatcher.ts";
 import { type AppDeps, createApp } from "../../routes/app.ts";
+
+/** The webhook secret the mock provider signs its events with in tests. */
+export const TEST_STRIPE_WEBHOOK_SECRET = "whsec_test_0123456789abcdef";
 
 /** Fixed signing keys: tests sign callbacks as QStash would with these. */
 export const TEST_SIGNING_KEYS = {
@@ -52,8 +56,22 @@ export async function makeTestApp(
     maxAttempts: config.JOBS_MAX_ATTEMPTS,
     backoffScale: 0,
   });
+  const payments = new MockPaymentProvider({
+    emit: async (event) => {
+      const payload = JSON.stringify(event);
+      const signature = await stripeSignature(payload, TEST_STRIPE_WEBHOOK_SECRET, Math.floor(Date.now() / 1000));
+      const res = await late.app!.request("/webhooks/stripe", {
+        method: "POST",
+        headers: { "content-type": "application/json", "stripe-signature": signature },
+        body: payload,
+      });
+      await res.body?.cancel();
+    },
+  });
   const deps: AppDeps = {
     config,
+    payments,
+    stripeWebhookSecret: TEST_STRIPE_WEBHOOK_SECRET,
     jobs: dispatcher,
     signingKeys: TEST_SIGNING_KEYS,
     messages: { email: new LogSender("EMAIL", logger), sms: new LogSender("SMS", logger) },

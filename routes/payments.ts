@@ -1,0 +1,302 @@
+/**
+ * Payments: deposits for bookings, the provider's webhook (`POST /webhooks/stripe`), and scoped
+ * reads. The webhook verifies Stripe's signature over the raw body with the SDK (300 s tolerance),
+ * records the event id in the same batch as its effect (redeliveries act once), and only moves a
+ * payment forward (domain/payments.ts), so out-of-order events end in the right state.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { eq, sql } from "drizzle-orm";
+import type { Context } from "hono";
+import Stripe from "stripe";
+import { MockPaymentProvider } from "../adapters/payments_mock.ts";
+import { PaymentProviderError } from "../adapters/payments.ts";
+import { pgErrorOf } from "../db/errors.ts";
+import {
+  findPayment,
+  findPaymentByProviderId,
+  listPayments,
+  logPayment,
+  onceForEvent,
+  type PaymentRow,
+} from "../db/payments.ts";
+import { auditEvents, bookings, outbox, payments, refunds } from "../db/schema.ts";
+import { can } from "../domain/access.ts";
+import { type AttemptStatus, isCaptured, nextPaymentStatus } from "../domain/payments.ts";
+import type { App, AppEnv } from "./app.ts";
+import { json, problem401, requireUser } from "./auth.ts";
+import { ApiError, bodyErrorResponses, errorResponses, notFound } from "./errors.ts";
+import { idParam } from "./schemas.ts";
+
+const money = z.object({ amount: z.number().int(), currency: z.string() });
+
+export const paymentSchema = z.object({
+  id: z.uuid(),
+  booking_id: z.uuid(),
+  provider: z.enum(["STRIPE", "MOCK"]),
+  provider_payment_id: z.string().nullable(),
+  status: z.string(),
+  amount: money,
+  refunded: money,
+  failure_code: z.string().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+}).openapi("Payment");
+
+export function toPayment(row: PaymentRow): z.infer<typeof paymentSchema> {
+  return {
+    id: row.id,
+    booking_id: row.bookingId,
+    provider: row.provider,
+    provider_payment_id: row.providerPaymentId,
+    status: row.status,
+    amount: { amount: row.amount, currency: row.currency },
+    refunded: { amount: row.refundedAmount, currency: row.currency },
+    failure_code: row.failureCode,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+  };
+}
+
+const ATTEMPTS: Record<string, AttemptStatus> = {
+  "payment_intent.succeeded": "SUCCEEDED",
+  "payment_intent.payment_failed": "FAILED",
+  "payment_intent.requires_action": "REQUIRES_ACTION",
+  "payment_intent.processing": "PROCESSING",
+  "payment_intent.canceled": "CANCELLED",
+};
+
+// The SDK only verifies here; it never calls Stripe, so any key will do when none is configured.
+const verifier = new Stripe("sk_webhook_verification_only", { httpClient: Stripe.createFetchHttpClient() });
+const cryptoProvider = Stripe.createSubtleCryptoProvider();
+
+const webhook = createRoute({
+  method: "post",
+  path: "/webhooks/stripe",
+  operationId: "stripeWebhook",
+  summary: "Stripe's events (signed with `Stripe-Signature`)",
+  tags: ["Webhooks"],
+  security: [],
+  responses: {
+    200: { description: "Acknowledged", ...json(z.object({ received: z.literal(true), outcome: z.string() })) },
+    ...errorResponses,
+  },
+});
+
+const list = createRoute({
+  method: "get",
+  path: "/api/v1/payments",
+  operationId: "listPayments",
+  summary: "Payments you may see (client: yours; owner: your salons'; admin: all), newest first",
+  tags: ["Payments"],
+  middleware: [requireUser] as const,
+  request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(50) }) },
+  responses: {
+    200: { description: "Payments", ...json(z.object({ data: z.array(paymentSchema) })) },
+    401: problem401,
+    ...errorResponses,
+  },
+});
+
+const read = createRoute({
+  method: "get",
+  path: "/api/v1/payments/{id}",
+  operationId: "getPayment",
+  summary: "A payment you may see",
+  tags: ["Payments"],
+  middleware: [requireUser] as const,
+  request: { params: idParam },
+  responses: { 200: { description: "The payment", ...json(paymentSchema) }, 401: problem401, ...errorResponses },
+});
+
+const mockConfirm = createRoute({
+  method: "post",
+  path: "/api/v1/payments/{id}/mock-confirm",
+  operationId: "mockConfirmPayment",
+  summary:
+    "Mock provider only: pay with a test card (4242… succeeds, 4000…0002 declines, 4000 0025 0000 3155 needs action)",
+  tags: ["Payments"],
+  middleware: [requireUser] as const,
+  request: {
+    params: idParam,
+    body: { required: true, ...json(z.object({ card_number: z.string().regex(/^[0-9 ]{12,23}$/) }).strict()) },
+  },
+  responses: {
+    202: { description: "Submitted: the outcome arrives as a webhook" },
+    401: problem401,
+    ...bodyErrorResponses,
+  },
+});
+
+async function handleEvent(c: Context<AppEnv>, event: Stripe.Event): Promise<string> {
+  const { database, payments: provider, now: clock, logger } = c.var.services;
+  const db = database.db;
+  const attempt = ATTEMPTS[event.type];
+  if (!attempt) {
+    logger.info("stripe event ignored", { type: event.type, event_id: event.id });
+    return "ignored";
+  }
+  const intent = event.data.object as { id: string; last_payment_error?: { code?: string } | null };
+  const payment = await findPaymentByProviderId(db, intent.id);
+  if (!payment) {
+    logger.warn("stripe event for an unknown payment", { type: event.type, event_id: event.id });
+    return "unknown_payment";
+  }
+  const now = clock();
+  const next = nextPaymentStatus(payment.status, attempt);
+  const updatePayment = db.update(payments).set({
+    status: next,
+    failureCode: attempt === "FAILED" ? intent.last_payment_error?.code ?? "failed" : payment.failureCode,
+    updatedAt: now,
+  }).where(eq(payments.id, payment.id));
+  const log = logPayment(db, {
+    paymentId: payment.id,
+    kind: `webhook:${event.type}`,
+    provider: payment.provider,
+    objectId: intent.id,
+    status: next,
+  });
+  const newlyCaptured = next === "SUCCEEDED" && !isCaptured(payment.status);
+  if (!newlyCaptured) return (await onceForEvent(db, event.id, [updatePayment, log])) ? "applied" : "duplicate";
+
+  // The deposit is in: confirm the booking if its time can still be held (a lapsed hold whose
+  // slot is still free counts; the exclusion constraint decides).
+  const at = now.toISOString();
+  const confirm = db.execute(sql`
+    WITH confirmed AS (
+      UPDATE ${bookings} SET status = 'CONFIRMED', hold_expires_at = NULL, updated_at = ${at}
+      WHERE id = ${payment.bookingId} AND status IN ('PENDING', 'EXPIRED') AND NOT approval_required
+      RETURNING id, status
+    ), audited AS (
+      INSERT INTO ${auditEvents} (actor_id, action, entity_type, entity_id, to_state, reason, request_id)
+      SELECT NULL, 'booking.confirm', 'booking', id, 'CONFIRMED', 'deposit paid', ${c.var.requestId} FROM confirmed RETURNING 1
+    ), queued AS (
+      INSERT INTO ${outbox} (topic, payload, deduplication_id)
+      SELECT 'booking.approve', json_build_object('booking_id', id)::jsonb, 'booking.confirm:' || id FROM confirmed RETURNING 1
+    )
+    SELECT id FROM confirmed`);
+  try {
+    const applied = await onceForEvent(db, event.id, [updatePayment, log, confirm]);
+    if (!applied) return "duplicate";
+  } catch (error) {
+    if (pgErrorOf(error)?.code !== "23P01") throw error;
+    // The slot went to someone else after the hold lapsed: keep the payment's truth, give the money back.
+    const applied = await onceForEvent(db, event.id, [updatePayment, log]);
+    if (!applied) return "duplicate";
+  }
+  const [booking] = await db.select().from(bookings).where(eq(bookings.id, payment.bookingId));
+  if (booking.status === "CONFIRMED" && !booking.approvalRequired) return "confirmed";
+  await refundInFull(c, payment, "the booking could not be kept when the deposit arrived");
+  return "refunded";
+}
+
+/** Gives a whole deposit back (idempotent per booking), records it, and tells the client. */
+async function refundInFull(c: Context<AppEnv>, payment: PaymentRow, reason: string): Promise<void> {
+  const { database, payments: provider, now } = c.var.services;
+  const db = database.db;
+  const started = performance.now();
+  let refund;
+  try {
+    refund = await provider.refund({
+      paymentId: payment.providerPaymentId!,
+      amount: payment.amount,
+      idempotencyKey: `booking:${payment.bookingId}:refund:1`,
+      reason,
+    });
+  } catch (error) {
+    await logPayment(db, {
+      paymentId: payment.id,
+      kind: "refund",
+      provider: payment.provider,
+      objectId: payment.providerPaymentId,
+      status: "error",
+      latencyMs: Math.round(performance.now() - started),
+      errorCode: error instanceof PaymentProviderError ? error.code : "unavailable",
+    });
+    throw error;
+  }
+  await db.batch([
+    db.insert(refunds).values({
+      paymentId: payment.id,
+      providerRefundId: refund.id,
+      amount: refund.amount,
+      status: refund.status === "succeeded" ? "SUCCEEDED" : "PENDING",
+      reason,
+      sequence: 1,
+    }).onConflictDoNothing(),
+    db.update(payments).set({
+      refundedAmount: refund.status === "succeeded" ? refund.amount : 0,
+      status: refund.status === "succeeded" ? "REFUNDED" : "SUCCEEDED",
+      updatedAt: now(),
+    }).where(eq(payments.id, payment.id)),
+    logPayment(db, {
+      paymentId: payment.id,
+      kind: "refund",
+      provider: payment.provider,
+      objectId: refund.id,
+      status: refund.status,
+      latencyMs: Math.round(performance.now() - started),
+    }),
+    db.insert(outbox).values({
+      topic: "booking.cancel",
+      payload: { booking_id: payment.bookingId, fee: 0, refund: refund.amount, by: "SYSTEM" },
+      deduplicationId: `payment.auto_refund:${payment.id}`,
+    }).onConflictDoNothing(),
+  ]);
+}
+
+/** Registers the payment routes. */
+export function registerPayments(app: App): void {
+  app.openapi(webhook, async (c) => {
+    const raw = await c.req.text();
+    const signature = c.req.header("stripe-signature");
+    let event: Stripe.Event;
+    try {
+      if (!signature) throw new Error("missing");
+      event = await verifier.webhooks.constructEventAsync(
+        raw,
+        signature,
+        c.var.services.stripeWebhookSecret,
+        300,
+        cryptoProvider,
+      );
+    } catch {
+      throw new ApiError("bad_request", "Missing or invalid Stripe-Signature");
+    }
+    const outcome = await handleEvent(c, event);
+    return c.json({ received: true as const, outcome }, 200);
+  });
+
+  app.openapi(list, async (c) => {
+    const auth = c.var.auth!;
+    const rows = await listPayments(
+      c.var.services.database.db,
+      can(auth.role, "payments:read:any") ? null : auth.userId,
+      c.req.valid("query").limit,
+    );
+    return c.json({ data: rows.map(toPayment) }, 200);
+  });
+
+  app.openapi(read, async (c) => {
+    const auth = c.var.auth!;
+    const record = await findPayment(c.var.services.database.db, c.req.valid("param").id);
+    if (
+      !record ||
+      !(can(auth.role, "payments:read:any") || record.clientId === auth.userId || record.salonOwnerId === auth.userId)
+    ) throw notFound("payment");
+    return c.json(toPayment(record.payment), 200);
+  });
+
+  app.openapi(mockConfirm, async (c) => {
+    const provider = c.var.services.payments;
+    if (!(provider instanceof MockPaymentProvider)) throw notFound("route");
+    const record = await findPayment(c.var.services.database.db, c.req.valid("param").id);
+    if (!record || record.clientId !== c.var.auth!.userId) throw notFound("payment");
+    try {
+      await provider.confirm(record.payment.providerPaymentId!, c.req.valid("json").card_number);
+    } catch (error) {
+      if (error instanceof PaymentProviderError) throw new ApiError("conflict", error.message);
+      throw error;
+    }
+    return c.body(null, 202);
+  });
+}
