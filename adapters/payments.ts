@@ -51,6 +51,8 @@ export interface RefundRequest {
   /** Deterministic, e.g. `booking:{id}:refund:{n}`. */
   idempotencyKey: string;
   reason?: string;
+  /** Our refund's id, carried in the provider's metadata so its webhook finds our record. */
+  refundId?: string;
 }
 
 export interface PaymentProvider {

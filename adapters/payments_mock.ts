@@ -150,6 +150,7 @@ export class MockPaymentProvider implements PaymentProvider {
       payment_intent: payment.id,
       status: refund.status,
       created: refund.created,
+      metadata: request.refundId ? { refund_id: request.refundId } : {},
     }));
     return refund;
   }

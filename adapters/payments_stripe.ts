@@ -85,6 +85,7 @@ export class StripeProvider implements PaymentProvider {
     const metadata: Record<string, string> = request.reason && !REFUND_REASONS.has(request.reason)
       ? { reason: request.reason }
       : {};
+    if (request.refundId) metadata.refund_id = request.refundId;
     const refund = await this.#call(() =>
       this.#stripe.refunds.create(
         { payment_intent: request.paymentId, amount: request.amount, reason, metadata },

@@ -8,7 +8,7 @@ import { and, asc, eq, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { type AuditContext, auditInsert } from "./audit.ts";
 import type { Db } from "./client.ts";
-import { auditEvents, bookings, outbox, professionals, salons } from "./schema.ts";
+import { auditEvents, bookings, outbox, professionals, refunds, salons } from "./schema.ts";
 
 export type BookingRow = typeof bookings.$inferSelect;
 export type BookingInsert = typeof bookings.$inferInsert & { id: string };
@@ -166,6 +166,8 @@ export async function transitionBooking(
     now: Date;
     context: AuditContext;
     data?: Record<string, unknown>;
+    /** A refund to request with the change (recorded PENDING; a job asks the provider). */
+    refund?: { id: string; paymentId: string; amount: number; reason: string; sequence: number };
   },
 ): Promise<BookingRow | undefined> {
   const update = db.update(bookings).set({ ...change.set, status: change.to, updatedAt: change.now })
@@ -185,7 +187,16 @@ export async function transitionBooking(
       INSERT INTO ${outbox} (topic, payload, deduplication_id)
       SELECT ${change.action}, ${payload}::jsonb, ${`${change.action}:${booking.id}:${change.now.toISOString()}`}
       FROM updated RETURNING 1
-    )
+    )${
+    change.refund
+      ? sql`, refunded AS (
+      INSERT INTO ${refunds} (id, payment_id, amount, status, reason, sequence)
+      SELECT ${change.refund.id}, ${change.refund.paymentId}, ${change.refund.amount}, 'PENDING', ${change.refund.reason},
+        ${change.refund.sequence}
+      FROM updated RETURNING 1
+    )`
+      : sql``
+  }
     SELECT id FROM updated`);
   if (result.rows.length === 0) return undefined;
   return (await findBooking(db, booking.id))?.booking;

@@ -18,6 +18,7 @@ export const JOB_NAMES = [
   "relay-outbox",
   "send-notification",
   "remind",
+  "create-refund",
 ] as const;
 export type JobName = typeof JOB_NAMES[number];
 

@@ -20,7 +20,11 @@ import {
   recordSend,
   unpublishedOutbox,
 } from "../db/notifications.ts";
-import { notifications, processedMessages } from "../db/schema.ts";
+import { notifications, payments, processedMessages, refunds } from "../db/schema.ts";
+import { findRefund, refundStatusOf, settleRefund } from "../db/refunds.ts";
+import { logPayment } from "../db/payments.ts";
+import { PaymentProviderError } from "../adapters/payments.ts";
+import { eq } from "drizzle-orm";
 import {
   type AccountFacts,
   type BookingFacts,
@@ -231,7 +235,61 @@ export async function scheduleReminders(
   }
 }
 
+/** Asks for a recorded refund to be made at the provider (deduplicated per refund). */
+export async function requestRefund(jobs: JobPublisher, refundId: string): Promise<void> {
+  await jobs.publish({
+    name: "create-refund",
+    payload: { refund_id: refundId },
+    deduplicationId: `refund:${refundId}`,
+  });
+}
+
 export const HANDLERS: { [K in JobName]: Handler<unknown> } = {
+  "create-refund": {
+    payload: z.object({ refund_id: z.uuid() }),
+    async run(context, raw) {
+      const { db, deps, now } = context;
+      const refund = await findRefund(db, (raw as { refund_id: string }).refund_id);
+      if (!refund || refund.status !== "PENDING" || refund.providerRefundId) return { outcome: "noop", changed: 0 };
+      const [payment] = await db.select().from(payments).where(eq(payments.id, refund.paymentId));
+      const started = performance.now();
+      try {
+        const made = await deps.payments.refund({
+          paymentId: payment.providerPaymentId!,
+          amount: refund.amount,
+          // The same key on every retry: the provider refunds once.
+          idempotencyKey: `booking:${payment.bookingId}:refund:${refund.sequence}`,
+          reason: refund.reason ?? undefined,
+          refundId: refund.id,
+        });
+        await settleRefund(db, refund, { providerRefundId: made.id, status: refundStatusOf(made.status), now });
+        await logPayment(db, {
+          paymentId: payment.id,
+          kind: "refund",
+          provider: payment.provider,
+          objectId: made.id,
+          status: made.status,
+          latencyMs: Math.round(performance.now() - started),
+        });
+        return { outcome: "done", changed: 1 };
+      } catch (error) {
+        await logPayment(db, {
+          paymentId: payment.id,
+          kind: "refund",
+          provider: payment.provider,
+          objectId: payment.providerPaymentId,
+          status: "error",
+          latencyMs: Math.round(performance.now() - started),
+          errorCode: error instanceof PaymentProviderError ? error.code : "unavailable",
+        });
+        if (error instanceof PaymentProviderError && !error.retryable) {
+          await db.update(refunds).set({ status: "FAILED", updatedAt: now }).where(eq(refunds.id, refund.id));
+          return { outcome: "done", changed: 1 };
+        }
+        throw error; // retried by the job
+      }
+    },
+  },
   "expire-hold": {
     payload: z.object({ booking_id: z.uuid() }),
     run: (context, payload) =>
@@ -258,6 +316,9 @@ export const HANDLERS: { [K in JobName]: Handler<unknown> } = {
         const plan = await planForOutbox(db, row.topic, row.payload as Record<string, unknown>);
         const sends = await recordRelayed(db, row.id, plan ? rowsOf(plan, row.deduplicationId) : [], now);
         await publishSends(deps.jobs, sends);
+        // A refund recorded with the change is made even if its prompt request was lost.
+        const refundId = (row.payload as { refund_id?: unknown }).refund_id;
+        if (typeof refundId === "string") await requestRefund(deps.jobs, refundId);
         if (
           plan &&
           (row.topic === "booking.created" || row.topic === "booking.approve" || row.topic === "booking.reschedule")

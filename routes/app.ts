@@ -40,6 +40,7 @@ import type { SigningKeys } from "../jobs/signature.ts";
 import type { MessageSender } from "../adapters/messaging.ts";
 import type { PaymentProvider } from "../adapters/payments.ts";
 import { registerPayments } from "./payments.ts";
+import { registerPaymentMetrics } from "./payment_metrics.ts";
 
 /** What the app is built from: configuration and the adapters `main.ts` chose. */
 export interface AppDeps {
@@ -263,6 +264,7 @@ export function createApp(deps: AppDeps): App {
   registerJobs(app);
   registerAdminJobs(app);
   registerNotifications(app);
+  registerPaymentMetrics(app);
   registerPayments(app);
 
   app.doc31("/openapi.json", (c) => ({

@@ -16,6 +16,8 @@ import {
 } from "../db/bookings.ts";
 import { pgErrorOf } from "../db/errors.ts";
 import { findSalon } from "../db/salons.ts";
+import { capturedPaymentOf, refundState } from "../db/refunds.ts";
+import { requestRefund } from "../jobs/handlers.ts";
 import { applicableRule, insertOverbooked, isReturningClient } from "../db/overbooking.ts";
 import { loadOffer, type Offer } from "../db/scheduling.ts";
 import { overbookingDecision } from "../domain/overbooking.ts";
@@ -573,17 +575,32 @@ export function registerBookings(app: App): void {
     const to = refused(record, "cancel", now.getTime());
     const booking = record.booking;
     const snapshot = booking.policySnapshot as PolicySnapshot | null;
+    // What was paid and not yet given back (or on its way back) is what a refund can return.
+    const captured = await capturedPaymentOf(database.db, booking.id);
+    const refundInfo = captured ? await refundState(database.db, captured.id) : null;
+    const paid = captured && refundInfo
+      ? Math.max(0, captured.amount - captured.refundedAmount - refundInfo.pending)
+      : 0;
     const quote = quoteCancellation({
       tiers: snapshot?.tiers ?? null,
       price: booking.priceAmount,
-      // Deposits are collected with payments; until one is recorded nothing has been paid.
-      paid: 0,
+      paid,
       startsAt: booking.startsAt.getTime(),
       now: now.getTime(),
       by: bySalon ? "SALON" : "CLIENT",
     });
     if (!quote.allowed) throw new ApiError("conflict", quote.reason ?? "This booking cannot be cancelled now");
+    const refund = captured && refundInfo && quote.refund > 0
+      ? {
+        id: crypto.randomUUID(),
+        paymentId: captured.id,
+        amount: quote.refund,
+        reason: bySalon ? "cancelled by the salon" : "cancelled by the client",
+        sequence: refundInfo.nextSequence,
+      }
+      : undefined;
     const row = await transitionBooking(database.db, booking, {
+      refund,
       to,
       set: {
         cancelledAt: now,
@@ -596,9 +613,20 @@ export function registerBookings(app: App): void {
       reason: body.reason ?? null,
       now,
       context: auditContext(c),
-      data: { fee: quote.fee, refund: quote.refund, hours_before: quote.hoursBefore, by: bySalon ? "SALON" : "CLIENT" },
+      data: {
+        fee: quote.fee,
+        refund: quote.refund,
+        hours_before: quote.hoursBefore,
+        by: bySalon ? "SALON" : "CLIENT",
+        ...(refund ? { refund_id: refund.id } : {}),
+      },
     });
     if (!row) throw changedMeanwhile();
+    if (refund) {
+      await requestRefund(c.var.services.jobs, refund.id).catch((error) =>
+        c.var.services.logger.warn("refund not requested now; the outbox relay will", { error: String(error) })
+      );
+    }
     return c.json({ ...toBooking(row), refund: { amount: quote.refund, currency: row.currency } }, 200);
   });
 

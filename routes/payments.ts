@@ -10,7 +10,7 @@ import type { Context } from "hono";
 import Stripe from "stripe";
 import { MockPaymentProvider } from "../adapters/payments_mock.ts";
 import { PaymentProviderError } from "../adapters/payments.ts";
-import { pgErrorOf } from "../db/errors.ts";
+import { isUniqueViolation, pgErrorOf } from "../db/errors.ts";
 import {
   findPayment,
   findPaymentByProviderId,
@@ -20,11 +20,14 @@ import {
   type PaymentRow,
 } from "../db/payments.ts";
 import { auditEvents, bookings, outbox, payments, refunds } from "../db/schema.ts";
+import { findRefund, findRefundByProviderId, refundState, refundStatusOf, settleRefund } from "../db/refunds.ts";
 import { can } from "../domain/access.ts";
 import { type AttemptStatus, isCaptured, nextPaymentStatus } from "../domain/payments.ts";
 import type { App, AppEnv } from "./app.ts";
 import { json, problem401, requireUser } from "./auth.ts";
-import { ApiError, bodyErrorResponses, errorResponses, notFound } from "./errors.ts";
+import { ApiError, bodyErrorResponses, errorResponses, notFound, problem403, problem409 } from "./errors.ts";
+import { idempotencyHeaders, idempotent } from "./idempotency.ts";
+import { requestRefund } from "../jobs/handlers.ts";
 import { idParam } from "./schemas.ts";
 
 const money = z.object({ amount: z.number().int(), currency: z.string() });
@@ -108,6 +111,39 @@ const read = createRoute({
   responses: { 200: { description: "The payment", ...json(paymentSchema) }, 401: problem401, ...errorResponses },
 });
 
+const refundBody = z.object({
+  payment_id: z.uuid(),
+  amount: z.number().int().positive().openapi({ description: "Minor units; at most what is still refundable" }),
+  reason: z.string().trim().min(1).max(300),
+}).strict().openapi("RefundCreate");
+
+const refundSchema = z.object({
+  id: z.uuid(),
+  payment_id: z.uuid(),
+  amount: money,
+  status: z.enum(["PENDING", "SUCCEEDED", "FAILED", "CANCELLED"]),
+  reason: z.string().nullable(),
+  created_at: z.string(),
+}).openapi("Refund");
+
+const createRefund = createRoute({
+  method: "post",
+  path: "/api/v1/refunds",
+  operationId: "createRefund",
+  summary: "Refund part or all of a captured payment (the salon's owner or an admin); the provider's events settle it",
+  tags: ["Payments"],
+  middleware: [requireUser] as const,
+  request: { headers: idempotencyHeaders, body: { required: true, ...json(refundBody) } },
+  responses: {
+    201: { description: "Recorded (PENDING until the provider confirms)", ...json(refundSchema) },
+    401: problem401,
+    403: problem403,
+    409: problem409,
+    422: { description: "More than is still refundable, or nothing captured", content: problem409.content },
+    ...bodyErrorResponses,
+  },
+});
+
 const mockConfirm = createRoute({
   method: "post",
   path: "/api/v1/payments/{id}/mock-confirm",
@@ -130,6 +166,9 @@ const mockConfirm = createRoute({
 async function handleEvent(c: Context<AppEnv>, event: Stripe.Event): Promise<string> {
   const { database, payments: provider, now: clock, logger } = c.var.services;
   const db = database.db;
+  if (event.type === "refund.updated" || event.type === "refund.created" || event.type === "refund.failed") {
+    return await handleRefundEvent(c, event);
+  }
   const attempt = ATTEMPTS[event.type];
   if (!attempt) {
     logger.info("stripe event ignored", { type: event.type, event_id: event.id });
@@ -187,6 +226,48 @@ async function handleEvent(c: Context<AppEnv>, event: Stripe.Event): Promise<str
   if (booking.status === "CONFIRMED" && !booking.approvalRequired) return "confirmed";
   await refundInFull(c, payment, "the booking could not be kept when the deposit arrived");
   return "refunded";
+}
+
+/** A refund's status from the provider: settles ours, or records one made elsewhere (the dashboard). */
+async function handleRefundEvent(c: Context<AppEnv>, event: Stripe.Event): Promise<string> {
+  const { database, now } = c.var.services;
+  const db = database.db;
+  const object = event.data.object as {
+    id: string;
+    payment_intent: string;
+    amount: number;
+    status: string;
+    metadata?: { refund_id?: string };
+  };
+  const payment = await findPaymentByProviderId(db, object.payment_intent);
+  if (!payment) return "unknown_payment";
+  const fresh = await onceForEvent(db, event.id, [
+    logPayment(db, {
+      paymentId: payment.id,
+      kind: `webhook:${event.type}`,
+      provider: payment.provider,
+      objectId: object.id,
+      status: object.status,
+    }),
+  ]);
+  if (!fresh) return "duplicate";
+  // The event may arrive before the refund call has returned: our id in its metadata finds the record.
+  let refund = await findRefundByProviderId(db, object.id) ??
+    (object.metadata?.refund_id ? await findRefund(db, object.metadata.refund_id) : undefined);
+  if (refund && refund.paymentId !== payment.id) refund = undefined;
+  if (!refund) {
+    const state = await refundState(db, payment.id);
+    [refund] = await db.insert(refunds).values({
+      paymentId: payment.id,
+      providerRefundId: object.id,
+      amount: object.amount,
+      status: "PENDING",
+      reason: "made at the provider",
+      sequence: state.nextSequence,
+    }).returning();
+  }
+  await settleRefund(db, refund, { providerRefundId: object.id, status: refundStatusOf(object.status), now: now() });
+  return "applied";
 }
 
 /** Gives a whole deposit back (idempotent per booking), records it, and tells the client. */
@@ -284,6 +365,79 @@ export function registerPayments(app: App): void {
       !(can(auth.role, "payments:read:any") || record.clientId === auth.userId || record.salonOwnerId === auth.userId)
     ) throw notFound("payment");
     return c.json(toPayment(record.payment), 200);
+  });
+
+  app.openapi(createRefund, async (c) => {
+    const auth = c.var.auth!;
+    if (!can(auth.role, "refunds:create")) {
+      throw new ApiError("forbidden", "Only a salon's owner or an admin can refund");
+    }
+    const body = c.req.valid("json");
+    const { database, now } = c.var.services;
+    const db = database.db;
+    return (await idempotent(c, body, async (remember) => {
+      const record = await findPayment(db, body.payment_id);
+      if (!record || !(can(auth.role, "payments:read:any") || record.salonOwnerId === auth.userId)) {
+        throw notFound("payment");
+      }
+      const payment = record.payment;
+      if (!isCaptured(payment.status)) {
+        throw new ApiError("unprocessable", "Nothing was captured on this payment", {
+          errors: [{ path: "payment_id", message: `is ${payment.status}` }],
+        });
+      }
+      const state = await refundState(db, payment.id);
+      const left = Math.max(0, payment.amount - payment.refundedAmount - state.pending);
+      if (body.amount > left) {
+        throw new ApiError("unprocessable", `At most ${left} can still be refunded`, {
+          errors: [{ path: "amount", message: `must be at most ${left}` }],
+        });
+      }
+      const id = crypto.randomUUID();
+      const at = now();
+      const answer = {
+        status: 201,
+        body: {
+          id,
+          payment_id: payment.id,
+          amount: { amount: body.amount, currency: payment.currency },
+          status: "PENDING" as const,
+          reason: body.reason,
+          created_at: at.toISOString(),
+        },
+        location: `/api/v1/refunds/${id}`,
+      };
+      try {
+        await db.batch([
+          db.insert(refunds).values({
+            id,
+            paymentId: payment.id,
+            amount: body.amount,
+            status: "PENDING",
+            reason: body.reason,
+            requestedBy: auth.userId,
+            sequence: state.nextSequence,
+            createdAt: at,
+            updatedAt: at,
+          }),
+          // The relay makes the refund even if the request below is lost.
+          db.insert(outbox).values({
+            topic: "payment.refund_requested",
+            payload: { refund_id: id, payment_id: payment.id, amount: body.amount },
+            deduplicationId: `payment.refund_requested:${id}`,
+          }),
+          ...(remember ? [remember(answer)] : []),
+        ]);
+      } catch (error) {
+        // Two refunds raced for the same sequence: the caller retries and sees what remains.
+        if (isUniqueViolation(error, "refunds_payment_sequence_key")) {
+          throw new ApiError("conflict", "Another refund of this payment was just recorded: read it and retry");
+        }
+        throw error;
+      }
+      await requestRefund(c.var.services.jobs, id).catch(() => {});
+      return answer;
+    })) as never;
   });
 
   app.openapi(mockConfirm, async (c) => {

@@ -269,6 +269,13 @@ const TABLE: Row[] = [
     body: { card_number: "4242424242424242" },
     expect: signedIn(404),
   },
+  { method: "GET", path: "/api/v1/payments/metrics?salon_id={salon}", expect: ownersAndAdmins(200, 404) },
+  {
+    method: "POST",
+    path: "/api/v1/refunds",
+    body: { payment_id: "{target}", amount: 100, reason: "Goodwill" },
+    expect: ownersAndAdmins(404),
+  },
   // Stripe's webhook answers only to a valid Stripe-Signature, whoever calls.
   { method: "POST", path: "/webhooks/stripe", body: {}, expect: everyone(400) },
   { method: "POST", path: "/api/v1/auth/logout", expect: signedIn(204) },
