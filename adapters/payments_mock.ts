@@ -95,8 +95,11 @@ export class MockPaymentProvider implements PaymentProvider {
     return Promise.resolve(this.#public(payment));
   }
 
-  /** The client pays with a test card; the outcome arrives as a webhook event. */
-  async confirm(paymentId: string, cardNumber: string): Promise<ProviderPayment> {
+  /**
+   * The client pays with a test card; the outcome arrives as a webhook event (unless `deliver` is
+   * false: a webhook lost on the way, which reconciliation repairs).
+   */
+  async confirm(paymentId: string, cardNumber: string, options: { deliver?: boolean } = {}): Promise<ProviderPayment> {
     const payment = this.#payments.get(paymentId);
     if (!payment) throw new PaymentProviderError("no such payment", "resource_missing", false);
     if (payment.status === "succeeded") {
@@ -117,7 +120,7 @@ export class MockPaymentProvider implements PaymentProvider {
       : payment.status === "requires_action"
       ? "payment_intent.requires_action"
       : "payment_intent.payment_failed";
-    await this.#emit(this.event(type, this.stripeObject(payment)));
+    if (options.deliver !== false) await this.#emit(this.event(type, this.stripeObject(payment)));
     return this.#public(payment);
   }
 

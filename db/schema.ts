@@ -475,6 +475,17 @@ export const paymentLogs = pgTable("payment_logs", {
   index("payment_logs_created_idx").on(t.createdAt),
 ]);
 
+/** Each reconciliation run: what it compared with the provider and what did not match. */
+export const paymentReconciliations = pgTable("payment_reconciliations", {
+  id: id(),
+  since: instant().notNull(),
+  startedAt: instant().notNull(),
+  finishedAt: instant(),
+  checked: integer().notNull().default(0),
+  repaired: integer().notNull().default(0),
+  mismatches: jsonb().notNull().default(sql`'[]'::jsonb`),
+}, (t) => [index("payment_reconciliations_started_idx").on(t.startedAt)]);
+
 // ---------------------------------------------------------------------------------------------
 // Engagement
 

@@ -19,6 +19,7 @@ export const JOB_NAMES = [
   "send-notification",
   "remind",
   "create-refund",
+  "reconcile-payments",
 ] as const;
 export type JobName = typeof JOB_NAMES[number];
 
@@ -28,6 +29,7 @@ export const SCHEDULES: readonly { name: JobName; everyMinutes: number; cron: st
   // Catches outbox rows whose prompt relay was lost (a crash between commit and publish).
   { name: "relay-outbox", everyMinutes: 1, cron: "* * * * *" },
   { name: "detect-no-shows", everyMinutes: 5, cron: "*/5 * * * *" },
+  { name: "reconcile-payments", everyMinutes: 24 * 60, cron: "0 3 * * *" },
 ];
 
 export interface JobRequest {

@@ -34,6 +34,7 @@ import {
 } from "../domain/notifications.ts";
 import type { AppDeps } from "../routes/app.ts";
 import type { JobName, JobPublisher } from "./dispatcher.ts";
+import { reconcilePayments } from "./reconcile.ts";
 
 export interface JobContext {
   deps: AppDeps;
@@ -245,6 +246,13 @@ export async function requestRefund(jobs: JobPublisher, refundId: string): Promi
 }
 
 export const HANDLERS: { [K in JobName]: Handler<unknown> } = {
+  "reconcile-payments": {
+    payload: z.object({}),
+    async run(context) {
+      const run = await reconcilePayments({ services: context.deps, requestId: context.requestId });
+      return { outcome: run.repaired > 0 ? "done" : "noop", changed: run.repaired };
+    },
+  },
   "create-refund": {
     payload: z.object({ refund_id: z.uuid() }),
     async run(context, raw) {

@@ -40,6 +40,7 @@ import type { SigningKeys } from "../jobs/signature.ts";
 import type { MessageSender } from "../adapters/messaging.ts";
 import type { PaymentProvider } from "../adapters/payments.ts";
 import { registerPayments } from "./payments.ts";
+import { registerAdminPayments } from "./admin_payments.ts";
 import { registerPaymentMetrics } from "./payment_metrics.ts";
 
 /** What the app is built from: configuration and the adapters `main.ts` chose. */
@@ -266,6 +267,7 @@ export function createApp(deps: AppDeps): App {
   registerNotifications(app);
   registerPaymentMetrics(app);
   registerPayments(app);
+  registerAdminPayments(app);
 
   app.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",

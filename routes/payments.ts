@@ -6,7 +6,6 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { eq, sql } from "drizzle-orm";
-import type { Context } from "hono";
 import Stripe from "stripe";
 import { MockPaymentProvider } from "../adapters/payments_mock.ts";
 import { PaymentProviderError } from "../adapters/payments.ts";
@@ -163,11 +162,17 @@ const mockConfirm = createRoute({
   },
 });
 
-async function handleEvent(c: Context<AppEnv>, event: Stripe.Event): Promise<string> {
-  const { database, payments: provider, now: clock, logger } = c.var.services;
+/** What event handling needs: the services, and the request id its audit events carry. */
+export interface EventScope {
+  services: AppEnv["Variables"]["services"];
+  requestId: string;
+}
+
+export async function handleEvent(scope: EventScope, event: Stripe.Event): Promise<string> {
+  const { database, now: clock, logger } = scope.services;
   const db = database.db;
   if (event.type === "refund.updated" || event.type === "refund.created" || event.type === "refund.failed") {
-    return await handleRefundEvent(c, event);
+    return await handleRefundEvent(scope, event);
   }
   const attempt = ATTEMPTS[event.type];
   if (!attempt) {
@@ -207,7 +212,7 @@ async function handleEvent(c: Context<AppEnv>, event: Stripe.Event): Promise<str
       RETURNING id, status
     ), audited AS (
       INSERT INTO ${auditEvents} (actor_id, action, entity_type, entity_id, to_state, reason, request_id)
-      SELECT NULL, 'booking.confirm', 'booking', id, 'CONFIRMED', 'deposit paid', ${c.var.requestId} FROM confirmed RETURNING 1
+      SELECT NULL, 'booking.confirm', 'booking', id, 'CONFIRMED', 'deposit paid', ${scope.requestId} FROM confirmed RETURNING 1
     ), queued AS (
       INSERT INTO ${outbox} (topic, payload, deduplication_id)
       SELECT 'booking.approve', json_build_object('booking_id', id)::jsonb, 'booking.confirm:' || id FROM confirmed RETURNING 1
@@ -224,13 +229,13 @@ async function handleEvent(c: Context<AppEnv>, event: Stripe.Event): Promise<str
   }
   const [booking] = await db.select().from(bookings).where(eq(bookings.id, payment.bookingId));
   if (booking.status === "CONFIRMED" && !booking.approvalRequired) return "confirmed";
-  await refundInFull(c, payment, "the booking could not be kept when the deposit arrived");
+  await refundInFull(scope, payment, "the booking could not be kept when the deposit arrived");
   return "refunded";
 }
 
 /** A refund's status from the provider: settles ours, or records one made elsewhere (the dashboard). */
-async function handleRefundEvent(c: Context<AppEnv>, event: Stripe.Event): Promise<string> {
-  const { database, now } = c.var.services;
+async function handleRefundEvent(scope: EventScope, event: Stripe.Event): Promise<string> {
+  const { database, now } = scope.services;
   const db = database.db;
   const object = event.data.object as {
     id: string;
@@ -271,8 +276,8 @@ async function handleRefundEvent(c: Context<AppEnv>, event: Stripe.Event): Promi
 }
 
 /** Gives a whole deposit back (idempotent per booking), records it, and tells the client. */
-async function refundInFull(c: Context<AppEnv>, payment: PaymentRow, reason: string): Promise<void> {
-  const { database, payments: provider, now } = c.var.services;
+async function refundInFull(scope: EventScope, payment: PaymentRow, reason: string): Promise<void> {
+  const { database, payments: provider, now } = scope.services;
   const db = database.db;
   const started = performance.now();
   let refund;
@@ -343,7 +348,7 @@ export function registerPayments(app: App): void {
     } catch {
       throw new ApiError("bad_request", "Missing or invalid Stripe-Signature");
     }
-    const outcome = await handleEvent(c, event);
+    const outcome = await handleEvent({ services: c.var.services, requestId: c.var.requestId }, event);
     return c.json({ received: true as const, outcome }, 200);
   });
 

@@ -276,6 +276,8 @@ const TABLE: Row[] = [
     body: { payment_id: "{target}", amount: 100, reason: "Goodwill" },
     expect: ownersAndAdmins(404),
   },
+  { method: "POST", path: "/api/v1/admin/payments/reconcile", expect: adminOnly(200) },
+  { method: "GET", path: "/api/v1/admin/payments/reconciliation", expect: adminOnly(200) },
   // Stripe's webhook answers only to a valid Stripe-Signature, whoever calls.
   { method: "POST", path: "/webhooks/stripe", body: {}, expect: everyone(400) },
   { method: "POST", path: "/api/v1/auth/logout", expect: signedIn(204) },
