@@ -35,6 +35,19 @@ export async function findRefundByProviderId(db: Db, providerRefundId: string): 
   return row;
 }
 
+/** Brings a captured payment's refunded amount and status in line with its succeeded refunds. */
+export async function syncRefunded(db: Db, paymentId: string, now: Date): Promise<void> {
+  const [payment] = await db.select().from(payments).where(eq(payments.id, paymentId));
+  const [{ total }] = await db.select({ total: sql<string>`coalesce(sum(${refunds.amount}), 0)::text` }).from(refunds)
+    .where(and(eq(refunds.paymentId, paymentId), eq(refunds.status, "SUCCEEDED")));
+  const refunded = Math.min(Number(total), payment.amount);
+  await db.update(payments).set({
+    refundedAmount: refunded,
+    status: statusAfterRefunds(payment.amount, refunded),
+    updatedAt: now,
+  }).where(and(eq(payments.id, payment.id), inArray(payments.status, ["SUCCEEDED", "PARTIALLY_REFUNDED", "REFUNDED"])));
+}
+
 /**
  * Records the provider's word on a refund (a settled refund never goes back to pending), then
  * brings the payment's refunded amount and status in line with its succeeded refunds.
@@ -47,15 +60,7 @@ export async function settleRefund(
   const status = refund.status !== "PENDING" && update.status === "PENDING" ? refund.status : update.status;
   await db.update(refunds).set({ providerRefundId: update.providerRefundId, status, updatedAt: update.now })
     .where(eq(refunds.id, refund.id));
-  const [payment] = await db.select().from(payments).where(eq(payments.id, refund.paymentId));
-  const [{ total }] = await db.select({ total: sql<string>`coalesce(sum(${refunds.amount}), 0)::text` }).from(refunds)
-    .where(and(eq(refunds.paymentId, refund.paymentId), eq(refunds.status, "SUCCEEDED")));
-  const refunded = Math.min(Number(total), payment.amount);
-  await db.update(payments).set({
-    refundedAmount: refunded,
-    status: statusAfterRefunds(payment.amount, refunded),
-    updatedAt: update.now,
-  }).where(and(eq(payments.id, payment.id), inArray(payments.status, ["SUCCEEDED", "PARTIALLY_REFUNDED", "REFUNDED"])));
+  await syncRefunded(db, refund.paymentId, update.now);
 }
 
 /** Maps a provider refund status to ours. */

@@ -26,6 +26,7 @@ import { BOOKING_STATUSES, type BookingEvent, initialStatus, timingProblem, tran
 import { quoteCancellation } from "../domain/cancellation.ts";
 import { depositFor, shareOf } from "../domain/pricing.ts";
 import { payments as paymentsTable } from "../db/schema.ts";
+import { logPayment } from "../db/payments.ts";
 import type { App, AppEnv } from "./app.ts";
 import { auditContext, json, problem401, requireUser } from "./auth.ts";
 import { loadActivePolicyTiers, type PolicySnapshot } from "./cancellation_policies.ts";
@@ -327,6 +328,7 @@ async function createDeposit(
 ) {
   const { payments: provider, database, config } = c.var.services;
   let intent;
+  const started = performance.now();
   try {
     intent = await provider.createDeposit({
       bookingId: booking.id,
@@ -344,6 +346,14 @@ async function createDeposit(
   }
   const paymentId = crypto.randomUUID();
   return {
+    log: logPayment(database.db, {
+      paymentId,
+      kind: "create_deposit",
+      provider: provider.kind === "stripe" ? "STRIPE" : "MOCK",
+      objectId: intent.id,
+      status: intent.status,
+      latencyMs: Math.round(performance.now() - started),
+    }),
     insert: database.db.insert(paymentsTable).values({
       id: paymentId,
       bookingId: booking.id,
@@ -522,7 +532,8 @@ export function registerBookings(app: App): void {
       if (depositPayment) answer.body = { ...answer.body, payment: depositPayment.view };
       try {
         await insertBooking(db, values, {
-          extra: depositPayment ? [depositPayment.insert] : [],
+          // The payment row before its log line: the log references it.
+          extra: depositPayment ? [depositPayment.insert, depositPayment.log] : [],
           actorId: auth.userId,
           now,
           context: auditContext(c),

@@ -19,7 +19,14 @@ import {
   type PaymentRow,
 } from "../db/payments.ts";
 import { auditEvents, bookings, outbox, payments, refunds } from "../db/schema.ts";
-import { findRefund, findRefundByProviderId, refundState, refundStatusOf, settleRefund } from "../db/refunds.ts";
+import {
+  findRefund,
+  findRefundByProviderId,
+  refundState,
+  refundStatusOf,
+  settleRefund,
+  syncRefunded,
+} from "../db/refunds.ts";
 import { can } from "../domain/access.ts";
 import { type AttemptStatus, isCaptured, nextPaymentStatus } from "../domain/payments.ts";
 import type { App, AppEnv } from "./app.ts";
@@ -227,6 +234,8 @@ export async function handleEvent(scope: EventScope, event: Stripe.Event): Promi
     const applied = await onceForEvent(db, event.id, [updatePayment, log]);
     if (!applied) return "duplicate";
   }
+  // A refund event that arrived before this success now counts.
+  await syncRefunded(db, payment.id, now);
   const [booking] = await db.select().from(bookings).where(eq(bookings.id, payment.bookingId));
   if (booking.status === "CONFIRMED" && !booking.approvalRequired) return "confirmed";
   await refundInFull(scope, payment, "the booking could not be kept when the deposit arrived");

@@ -159,6 +159,24 @@ Deno.test("payments", async (t) => {
       assert.equal((await bookingRow(booking.id)).status, "CONFIRMED");
     });
 
+    await t.step("out of order: a refund reported before the success counts once the success arrives", async () => {
+      const { booking } = await book("2026-06-04T15:00:00Z");
+      const payment = await paymentOf(booking.id);
+      const refunded = mock.event("refund.updated", {
+        id: "re_mock_early",
+        object: "refund",
+        amount: 2000,
+        currency: "brl",
+        payment_intent: payment.providerPaymentId,
+        status: "succeeded",
+      });
+      assert.equal((await postEvent(refunded)).status, 200);
+      assert.equal((await paymentOf(booking.id)).status, "PENDING");
+      await postEvent(await succeededEvent(booking.id));
+      const after = await paymentOf(booking.id);
+      assert.deepEqual([after.status, after.refundedAmount], ["PARTIALLY_REFUNDED", 2000]);
+    });
+
     await t.step(
       "a success after the hold lapsed: confirmed if the slot is free, refunded in full if it was taken",
       async () => {
