@@ -3,6 +3,7 @@ import { loadConfig } from "../../adapters/config.ts";
 import { createLogger, type LogLevel } from "../../adapters/logger.ts";
 import { LogSender } from "../../adapters/messaging.ts";
 import { MockPaymentProvider, stripeSignature } from "../../adapters/payments_mock.ts";
+import type { PaymentProvider } from "../../adapters/payments.ts";
 import { PasswordHasher } from "../../adapters/passwords.ts";
 import { type KeyValueStore, MemoryStore } from "../../adapters/store.ts";
 import { TokenIssuer } from "../../adapters/tokens.ts";
@@ -32,7 +33,7 @@ export interface TestApp {
 /** Returns the app over its own database; `env` overrides configuration variables. */
 export async function makeTestApp(
   env: Record<string, string> = {},
-  options: { url?: string; store?: KeyValueStore; now?: () => Date } = {},
+  options: { url?: string; store?: KeyValueStore; now?: () => Date; payments?: PaymentProvider } = {},
 ): Promise<TestApp> {
   // TEST_LOG_ECHO=1 prints every log line of the app while a test runs, for debugging.
   const echo = Deno.env.get("TEST_LOG_ECHO") === "1";
@@ -56,7 +57,7 @@ export async function makeTestApp(
     maxAttempts: config.JOBS_MAX_ATTEMPTS,
     backoffScale: 0,
   });
-  const payments = new MockPaymentProvider({
+  const payments = options.payments ?? new MockPaymentProvider({
     emit: async (event) => {
       const payload = JSON.stringify(event);
       const signature = await stripeSignature(payload, TEST_STRIPE_WEBHOOK_SECRET, Math.floor(Date.now() / 1000));
