@@ -128,7 +128,12 @@ const server = Deno.serve({
   onListen: ({ hostname, port }) => {
     const shown = hostname === "0.0.0.0" ? "localhost" : hostname;
     logger.info(`listening on http://${shown}:${port}`, {
-      adapters: { database: `${database.kind} (${database.location})`, redis: store.kind, jobs: dispatcher.kind },
+      adapters: {
+        database: `${database.kind} (${database.location})`,
+        redis: store.kind,
+        jobs: dispatcher.kind,
+        payments: payments.kind,
+      },
     });
   },
 }, app.fetch);
