@@ -79,7 +79,9 @@ export async function recordRelayed(
   rows: NotificationInsert[],
   now: Date,
 ): Promise<{ id: string; channel: Channel }[]> {
-  const mark = db.update(outbox).set({ publishedAt: now }).where(eq(outbox.id, outboxId));
+  // Once relayed, the outbox no longer needs a single-use code in clear: only the message carries it.
+  const mark = db.update(outbox).set({ publishedAt: now, payload: sql`${outbox.payload} - 'token'` })
+    .where(eq(outbox.id, outboxId));
   if (rows.length === 0) {
     await mark;
     return [];
@@ -101,15 +103,15 @@ export async function findNotification(db: Db, id: string): Promise<Notification
 export async function recordSend(
   db: Db,
   id: string,
-  result: { sent: true; now: Date } | { sent: false; error: string; permanent: boolean },
+  result: { sent: true; now: Date; replaceBody?: string } | { sent: false; error: string; permanent: boolean },
 ): Promise<void> {
   if (result.sent) {
     await db.update(notifications).set({
       status: "SENT",
       sentAt: result.now,
       attempts: sql`${notifications.attempts} + 1`,
-    })
-      .where(eq(notifications.id, id));
+      ...(result.replaceBody !== undefined ? { body: result.replaceBody } : {}),
+    }).where(eq(notifications.id, id));
     return;
   }
   await db.update(notifications).set({

@@ -362,7 +362,13 @@ export const HANDLERS: { [K in JobName]: Handler<unknown> } = {
         if (permanent) return { outcome: "done", changed: 1 };
         throw error; // a retry through the job
       }
-      await recordSend(db, notification.id, { sent: true, now });
+      // A sent message with a single-use code keeps no copy of the code.
+      const carriesCode = Object.values(ACCOUNT_TEMPLATES).some((a) => a.template === notification.template);
+      await recordSend(db, notification.id, {
+        sent: true,
+        now,
+        ...(carriesCode ? { replaceBody: "(sent; its single-use code is not kept)" } : {}),
+      });
       return { outcome: "done", changed: 1 };
     },
   },

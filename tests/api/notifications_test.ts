@@ -136,7 +136,14 @@ Deno.test("notifications", async (t) => {
       const rows = await mine(other.id);
       assert.equal(rows.length, 1);
       assert.equal(rows[0].template, "password_reset");
-      assert.match(rows[0].body, /code-from-the-outbox/);
+      assert.equal(rows[0].status, "SENT");
+      // The code reached the person (here: the dev log) and is kept neither in the outbox nor in the record.
+      assert.ok(testApp.logLines.some((l) => l.to === other.email && String(l.text).includes("code-from-the-outbox")));
+      assert.doesNotMatch(rows[0].body, /code-from-the-outbox/);
+      const [relayed] = await db.select().from(outbox)
+        .where(eq(outbox.deduplicationId, `email.password_reset:lost-${other.id}`));
+      assert.equal((relayed.payload as { token?: string }).token, undefined);
+      assert.ok(relayed.publishedAt);
     });
 
     await t.step(
