@@ -20,6 +20,7 @@ export const JOB_NAMES = [
   "remind",
   "create-refund",
   "reconcile-payments",
+  "purge-expired",
 ] as const;
 export type JobName = typeof JOB_NAMES[number];
 
@@ -30,6 +31,7 @@ export const SCHEDULES: readonly { name: JobName; everyMinutes: number; cron: st
   { name: "relay-outbox", everyMinutes: 1, cron: "* * * * *" },
   { name: "detect-no-shows", everyMinutes: 5, cron: "*/5 * * * *" },
   { name: "reconcile-payments", everyMinutes: 24 * 60, cron: "0 3 * * *" },
+  { name: "purge-expired", everyMinutes: 24 * 60, cron: "30 3 * * *" },
 ];
 
 export interface JobRequest {

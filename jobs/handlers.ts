@@ -35,6 +35,7 @@ import {
 import type { AppDeps } from "../routes/app.ts";
 import type { JobName, JobPublisher } from "./dispatcher.ts";
 import { reconcilePayments } from "./reconcile.ts";
+import { purgeExpired } from "../db/retention.ts";
 
 export interface JobContext {
   deps: AppDeps;
@@ -246,6 +247,15 @@ export async function requestRefund(jobs: JobPublisher, refundId: string): Promi
 }
 
 export const HANDLERS: { [K in JobName]: Handler<unknown> } = {
+  "purge-expired": {
+    payload: z.object({}),
+    // Idempotent by itself: deleting what is past keeping twice deletes nothing more.
+    async run(context) {
+      const purged = await purgeExpired(context.db, context.now);
+      const changed = Object.values(purged).reduce((a, b) => a + b, 0);
+      return { outcome: changed > 0 ? "done" : "noop", changed };
+    },
+  },
   "reconcile-payments": {
     payload: z.object({}),
     async run(context) {
