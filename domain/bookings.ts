@@ -82,3 +82,34 @@ export function holdsTime(status: BookingStatus, holdExpiresAt: number | null, n
   if (status === "CONFIRMED") return true;
   return status === "PENDING" && holdExpiresAt !== null && holdExpiresAt > now;
 }
+
+/** How early before the start a client can be checked in. */
+export const CHECK_IN_OPENS_MINUTES = 60;
+
+/** Why a client cannot be checked in now, or null when they can. */
+export function checkInProblem(
+  booking: { status: BookingStatus; checkedInAt: number | null; startsAt: number },
+  now: number,
+): string | null {
+  if (booking.status !== "CONFIRMED") {
+    return `only a CONFIRMED booking can be checked in (this one is ${booking.status})`;
+  }
+  if (booking.checkedInAt !== null) return "the client is already checked in";
+  if (now < booking.startsAt - CHECK_IN_OPENS_MINUTES * 60_000) {
+    return "too early: check-in opens an hour before the start";
+  }
+  return null;
+}
+
+/**
+ * When to remind a client: `hours` before the start in real hours (also across a DST change),
+ * each hour once, only those still ahead of `now`; epoch ms, latest reminder last.
+ */
+export function reminderTimes(
+  startsAt: number,
+  hours: readonly number[],
+  now: number,
+): { hours: number; at: number }[] {
+  return [...new Set(hours)].map((h) => ({ hours: h, at: startsAt - h * 3_600_000 }))
+    .filter((r) => r.at > now).sort((a, b) => a.at - b.at);
+}

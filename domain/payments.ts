@@ -47,9 +47,9 @@ export function nextPaymentStatus(current: PaymentStatus, attempt: AttemptStatus
   return ATTEMPT_RANK[attempt] >= ATTEMPT_RANK[current as AttemptStatus] ? attempt : current;
 }
 
-/** What can still be refunded of a captured payment. */
-export function refundable(amount: number, refunded: number): number {
-  return Math.max(0, amount - refunded);
+/** What can still be refunded of a captured payment: not what went back, nor what is on its way back. */
+export function refundable(amount: number, refunded: number, pending = 0): number {
+  return Math.max(0, amount - refunded - pending);
 }
 
 /** The status of a captured payment once `refunded` of `amount` has gone back. */

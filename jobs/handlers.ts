@@ -35,6 +35,7 @@ import {
 import type { AppDeps } from "../routes/app.ts";
 import type { JobName, JobPublisher } from "./dispatcher.ts";
 import { reconcilePayments } from "./reconcile.ts";
+import { reminderTimes } from "../domain/bookings.ts";
 import { purgeExpired } from "../db/retention.ts";
 
 export interface JobContext {
@@ -223,15 +224,12 @@ export async function scheduleReminders(
   reminderHours: readonly number[],
   now: Date,
 ) {
-  for (const hours of new Set(reminderHours)) {
-    // "24 hours before" is 24 real hours, whatever the clocks do in between.
-    const at = new Date(booking.startsAt.getTime() - hours * 3_600_000);
-    if (at <= now) continue;
-    const startsAt = booking.startsAt.toISOString();
+  const startsAt = booking.startsAt.toISOString();
+  for (const { hours, at } of reminderTimes(booking.startsAt.getTime(), reminderHours, now.getTime())) {
     await jobs.publish({
       name: "remind",
       payload: { booking_id: booking.id, starts_at: startsAt, hours_before: hours },
-      notBefore: at,
+      notBefore: new Date(at),
       deduplicationId: `reminder:${booking.id}:${startsAt}:${hours}`,
     });
   }

@@ -22,9 +22,17 @@ import { applicableRule, insertOverbooked, isReturningClient } from "../db/overb
 import { loadOffer, type Offer } from "../db/scheduling.ts";
 import { overbookingDecision } from "../domain/overbooking.ts";
 import { can } from "../domain/access.ts";
-import { BOOKING_STATUSES, type BookingEvent, initialStatus, timingProblem, transition } from "../domain/bookings.ts";
+import {
+  BOOKING_STATUSES,
+  type BookingEvent,
+  checkInProblem,
+  initialStatus,
+  timingProblem,
+  transition,
+} from "../domain/bookings.ts";
 import { quoteCancellation } from "../domain/cancellation.ts";
 import { depositFor, shareOf } from "../domain/pricing.ts";
+import { refundable } from "../domain/payments.ts";
 import { payments as paymentsTable } from "../db/schema.ts";
 import { logPayment } from "../db/payments.ts";
 import type { App, AppEnv } from "./app.ts";
@@ -39,8 +47,6 @@ import { idParam, instantSchema } from "./schemas.ts";
 const tags = ["Bookings"];
 const MINUTE_MS = 60_000;
 const DAY_MS = 24 * 60 * MINUTE_MS;
-/** How early before the start a client can be checked in. */
-const CHECK_IN_EARLIEST_MS = 60 * MINUTE_MS;
 
 const money = z.object({ amount: z.number().int(), currency: z.string() });
 
@@ -589,9 +595,7 @@ export function registerBookings(app: App): void {
     // What was paid and not yet given back (or on its way back) is what a refund can return.
     const captured = await capturedPaymentOf(database.db, booking.id);
     const refundInfo = captured ? await refundState(database.db, captured.id) : null;
-    const paid = captured && refundInfo
-      ? Math.max(0, captured.amount - captured.refundedAmount - refundInfo.pending)
-      : 0;
+    const paid = captured && refundInfo ? refundable(captured.amount, captured.refundedAmount, refundInfo.pending) : 0;
     const quote = quoteCancellation({
       tiers: snapshot?.tiers ?? null,
       price: booking.priceAmount,
@@ -681,13 +685,12 @@ export function registerBookings(app: App): void {
       throw new ApiError("forbidden", "Only the professional or the salon can check a client in");
     }
     const booking = record.booking;
-    if (booking.status !== "CONFIRMED") {
-      throw new ApiError("conflict", `Only a CONFIRMED booking can be checked in (this one is ${booking.status})`);
-    }
-    if (booking.checkedInAt) throw new ApiError("conflict", "The client is already checked in");
-    if (now.getTime() < booking.startsAt.getTime() - CHECK_IN_EARLIEST_MS) {
-      throw new ApiError("conflict", "Too early: check-in opens an hour before the start");
-    }
+    const problem = checkInProblem({
+      status: booking.status,
+      checkedInAt: booking.checkedInAt?.getTime() ?? null,
+      startsAt: booking.startsAt.getTime(),
+    }, now.getTime());
+    if (problem) throw new ApiError("conflict", `Cannot check in: ${problem}`);
     const row = await transitionBooking(database.db, booking, {
       to: "CONFIRMED",
       set: { checkedInAt: now },

@@ -28,7 +28,7 @@ import {
   syncRefunded,
 } from "../db/refunds.ts";
 import { can } from "../domain/access.ts";
-import { type AttemptStatus, isCaptured, nextPaymentStatus } from "../domain/payments.ts";
+import { type AttemptStatus, isCaptured, nextPaymentStatus, refundable } from "../domain/payments.ts";
 import type { App, AppEnv } from "./app.ts";
 import { json, problem401, requireUser } from "./auth.ts";
 import { ApiError, bodyErrorResponses, errorResponses, notFound, problem403, problem409 } from "./errors.ts";
@@ -401,7 +401,7 @@ export function registerPayments(app: App): void {
         });
       }
       const state = await refundState(db, payment.id);
-      const left = Math.max(0, payment.amount - payment.refundedAmount - state.pending);
+      const left = refundable(payment.amount, payment.refundedAmount, state.pending);
       if (body.amount > left) {
         throw new ApiError("unprocessable", `At most ${left} can still be refunded`, {
           errors: [{ path: "amount", message: `must be at most ${left}` }],

@@ -4,9 +4,11 @@ import {
   BOOKING_STATUSES,
   type BookingEvent,
   type BookingStatus,
+  checkInProblem,
   holdsTime,
   initialStatus,
   isFinal,
+  reminderTimes,
   timingProblem,
   transition,
 } from "../../domain/bookings.ts";
@@ -96,4 +98,24 @@ Deno.test("what holds a booking's time: confirmed ones, and pending ones until t
   for (const status of ["COMPLETED", "CANCELLED", "NO_SHOW", "EXPIRED"] as const) {
     assert.equal(holdsTime(status, now + 60_000, now), false, status);
   }
+});
+
+Deno.test("check-in: confirmed, once, from an hour before the start", () => {
+  const startsAt = Date.parse("2026-06-01T15:00:00Z");
+  const confirmed = { status: "CONFIRMED" as const, checkedInAt: null, startsAt };
+  assert.equal(checkInProblem(confirmed, startsAt - 60 * 60_000), null);
+  assert.match(checkInProblem(confirmed, startsAt - 61 * 60_000)!, /too early/);
+  assert.equal(checkInProblem(confirmed, startsAt + 10 * 60_000), null);
+  assert.match(checkInProblem({ ...confirmed, checkedInAt: startsAt }, startsAt)!, /already/);
+  assert.match(checkInProblem({ ...confirmed, status: "PENDING" }, startsAt)!, /PENDING/);
+});
+
+Deno.test("reminders: real hours before the start, each once, only those ahead", () => {
+  const startsAt = Date.parse("2026-03-08T16:00:00Z"); // 12:00 EDT, the day New York springs forward
+  const now = Date.parse("2026-03-06T12:00:00Z");
+  assert.deepEqual(reminderTimes(startsAt, [2, 24, 24], now), [
+    { hours: 24, at: Date.parse("2026-03-07T16:00:00Z") },
+    { hours: 2, at: Date.parse("2026-03-08T14:00:00Z") },
+  ]);
+  assert.deepEqual(reminderTimes(startsAt, [72], now), []);
 });

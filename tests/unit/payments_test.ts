@@ -25,6 +25,8 @@ Deno.test("a failure after a success changes nothing; a success after a failure 
 Deno.test("refunds: what remains, and the status by amounts", () => {
   assert.equal(refundable(5000, 2000), 3000);
   assert.equal(refundable(5000, 6000), 0);
+  assert.equal(refundable(5000, 2000, 2500), 500);
+  assert.equal(refundable(5000, 2000, 3500), 0);
   assert.equal(statusAfterRefunds(5000, 0), "SUCCEEDED");
   assert.equal(statusAfterRefunds(5000, 1), "PARTIALLY_REFUNDED");
   assert.equal(statusAfterRefunds(5000, 5000), "REFUNDED");
