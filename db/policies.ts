@@ -7,12 +7,11 @@ import { and, asc, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { type AuditContext, auditInsert } from "./audit.ts";
 import type { Db } from "./client.ts";
+import type { PolicyTier } from "../domain/cancellation.ts";
 import {
   auditEvents,
-  bookings,
   cancellationPolicies,
   cancellationPolicyTiers,
-  professionals,
   salons,
 } from "./schema.ts";
 
@@ -202,45 +201,22 @@ function sortTiers(tiers: TierRow[]): TierRow[] {
   return [...tiers].sort((a, b) => a.hoursBeforeMin - b.hoursBeforeMin || a.id.localeCompare(b.id));
 }
 
-/** A booking with what deciding who may see it needs: the salon's owner and the professional's account. */
-export interface BookingParties {
-  booking: Pick<
-    typeof bookings.$inferSelect,
-    | "id"
-    | "salonId"
-    | "clientId"
-    | "professionalId"
-    | "startsAt"
-    | "status"
-    | "priceAmount"
-    | "depositAmount"
-    | "currency"
-    | "policySnapshot"
-  >;
-  salonOwnerId: string;
-  professionalUserId: string;
+/** A stored tier as the fee rules read it. */
+export function toPolicyTier(row: TierFields): PolicyTier {
+  return {
+    hoursBeforeMin: row.hoursBeforeMin,
+    hoursBeforeMax: row.hoursBeforeMax,
+    feeBasisPoints: row.feeBasisPoints,
+    feeFixedAmount: row.feeFixedAmount,
+  };
 }
 
-/** Returns the booking with its salon's owner and its professional's user id. */
-export async function findBookingParties(db: Db, id: string): Promise<BookingParties | undefined> {
-  const [row] = await db.select({
-    booking: {
-      id: bookings.id,
-      salonId: bookings.salonId,
-      clientId: bookings.clientId,
-      professionalId: bookings.professionalId,
-      startsAt: bookings.startsAt,
-      status: bookings.status,
-      priceAmount: bookings.priceAmount,
-      depositAmount: bookings.depositAmount,
-      currency: bookings.currency,
-      policySnapshot: bookings.policySnapshot,
-    },
-    salonOwnerId: salons.ownerId,
-    professionalUserId: professionals.userId,
-  }).from(bookings)
-    .innerJoin(salons, eq(salons.id, bookings.salonId))
-    .innerJoin(professionals, eq(professionals.id, bookings.professionalId))
-    .where(eq(bookings.id, id)).limit(1);
-  return row;
+/** The salon's active policy as new bookings copy it, or null when it has none. */
+export async function loadActivePolicyTiers(
+  db: Db,
+  salonId: string,
+): Promise<{ policyId: string; name: string; tiers: PolicyTier[] } | null> {
+  const active = await findActivePolicy(db, salonId);
+  if (!active) return null;
+  return { policyId: active.policy.id, name: active.policy.name, tiers: active.tiers.map(toPolicyTier) };
 }

@@ -109,6 +109,8 @@ interface Plan {
   locale: string;
   rendered: { subject: string; body: string; sms: string };
   channels: Channel[];
+  /** For booking messages: what the reminders need, read with the rest. */
+  reminders?: { booking: { id: string; startsAt: Date; status: string }; hours: number[] };
 }
 
 function rowsOf(plan: Plan, dedupe: string): NotificationInsert[] {
@@ -167,6 +169,7 @@ async function bookingPlan(
     locale,
     rendered,
     channels: await bookingChannels(db, facts.client),
+    reminders: { booking: facts.booking, hours: facts.reminderHours },
   };
 }
 
@@ -339,9 +342,8 @@ export const HANDLERS: { [K in JobName]: Handler<unknown> } = {
           plan &&
           (row.topic === "booking.created" || row.topic === "booking.approve" || row.topic === "booking.reschedule")
         ) {
-          const facts = await bookingFacts(db, plan.bookingId!);
-          if (facts?.booking.status === "CONFIRMED") {
-            await scheduleReminders(deps.jobs, facts.booking, facts.reminderHours, now);
+          if (plan.reminders?.booking.status === "CONFIRMED") {
+            await scheduleReminders(deps.jobs, plan.reminders.booking, plan.reminders.hours, now);
           }
         }
         changed++;

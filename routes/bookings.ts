@@ -37,9 +37,11 @@ import { payments as paymentsTable } from "../db/schema.ts";
 import { logPayment } from "../db/payments.ts";
 import type { App, AppEnv } from "./app.ts";
 import { auditContext, json, problem401, requireUser } from "./auth.ts";
-import { loadActivePolicyTiers, type PolicySnapshot } from "./cancellation_policies.ts";
+import { type PolicySnapshot } from "./cancellation_policies.ts";
+import { loadActivePolicyTiers } from "../db/policies.ts";
 import { ApiError, bodyErrorResponses, errorResponses, notFound, problem403, problem409 } from "./errors.ts";
 import { idempotencyHeaders, idempotent } from "./idempotency.ts";
+import { seesBooking } from "./ownership.ts";
 import { decodeCursor, encodeCursor, listSchema, pageQuery } from "./pagination.ts";
 import { searchSlots } from "./scheduling.ts";
 import { idParam, instantSchema } from "./schemas.ts";
@@ -333,6 +335,8 @@ async function createDeposit(
   booking: { id: string; salon: { currency: string; stripeAccountId: string | null }; amount: number },
 ) {
   const { payments: provider, database, config } = c.var.services;
+  // Deposits to a salon with a connected account carry the platform's share.
+  const platformFee = booking.salon.stripeAccountId ? shareOf(booking.amount, config.PLATFORM_FEE_BASIS_POINTS) : 0;
   let intent;
   const started = performance.now();
   try {
@@ -342,7 +346,7 @@ async function createDeposit(
       currency: booking.salon.currency,
       idempotencyKey: `booking:${booking.id}:deposit`,
       connectedAccountId: booking.salon.stripeAccountId,
-      platformFeeAmount: booking.salon.stripeAccountId ? shareOf(booking.amount, config.PLATFORM_FEE_BASIS_POINTS) : 0,
+      platformFeeAmount: platformFee,
     });
   } catch (error) {
     c.var.services.logger.error("deposit not created", { error: String(error) });
@@ -367,7 +371,7 @@ async function createDeposit(
       providerPaymentId: intent.id,
       amount: booking.amount,
       currency: booking.salon.currency,
-      platformFeeAmount: booking.salon.stripeAccountId ? shareOf(booking.amount, config.PLATFORM_FEE_BASIS_POINTS) : 0,
+      platformFeeAmount: platformFee,
     }),
     view: {
       id: paymentId,
@@ -404,12 +408,7 @@ function manages(auth: NonNullable<AppEnv["Variables"]["auth"]>, record: Booking
 async function visibleBooking(c: Context<AppEnv>, id: string): Promise<BookingRecord> {
   const auth = c.var.auth!;
   const record = await findBooking(c.var.services.database.db, id);
-  if (
-    !record ||
-    !(record.booking.clientId === auth.userId || record.professionalUserId === auth.userId || manages(auth, record))
-  ) {
-    throw notFound("booking");
-  }
+  if (!record || !seesBooking(auth, record)) throw notFound("booking");
   return record;
 }
 

@@ -7,9 +7,6 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { Db } from "../db/client.ts";
 import {
-  type BookingParties,
-  findActivePolicy,
-  findBookingParties,
   findPolicy,
   insertPolicy,
   listPolicies,
@@ -19,14 +16,14 @@ import {
   type TierRow,
   updatePolicy,
 } from "../db/policies.ts";
-import { can } from "../domain/access.ts";
 import { transition } from "../domain/bookings.ts";
-import { type PolicyTier, quoteCancellation, tierProblems } from "../domain/cancellation.ts";
+import { quoteCancellation, tierProblems } from "../domain/cancellation.ts";
 import { isUniqueViolation } from "../db/errors.ts";
+import { findBooking } from "../db/bookings.ts";
 import type { App, AppEnv } from "./app.ts";
 import { auditContext, json, optionalUser, problem401, requireUser, unauthorized } from "./auth.ts";
 import { ApiError, bodyErrorResponses, errorResponses, notFound, problem403, problem409 } from "./errors.ts";
-import { managedSalon, managesSalon, requirePermission } from "./ownership.ts";
+import { managedSalon, managesSalon, requirePermission, seesBooking } from "./ownership.ts";
 import { decodeCursor, encodeCursor, listSchema, pageQuery } from "./pagination.ts";
 import { optionalBearer } from "./salons.ts";
 import { booleanQuery, idParam, moneySchema } from "./schemas.ts";
@@ -151,15 +148,6 @@ function toTierFields(tier: z.infer<typeof tierBody>): TierFields {
   };
 }
 
-function toPolicyTier(row: TierFields): PolicyTier {
-  return {
-    hoursBeforeMin: row.hoursBeforeMin,
-    hoursBeforeMax: row.hoursBeforeMax,
-    feeBasisPoints: row.feeBasisPoints,
-    feeFixedAmount: row.feeFixedAmount,
-  };
-}
-
 /** Checks that the tiers cover every moment before the start once; 400 naming each offending tier. */
 function validTiers(tiers: z.infer<typeof tierBody>[]): TierFields[] {
   const fields = tiers.map(toTierFields);
@@ -171,35 +159,12 @@ function validTiers(tiers: z.infer<typeof tierBody>[]): TierFields[] {
   return fields;
 }
 
-/**
- * The salon's active policy (the newest if several are active) as bookings copy it, or null when the
- * salon has none.
- */
-export async function loadActivePolicyTiers(
-  db: Db,
-  salonId: string,
-): Promise<{ policyId: string; name: string; tiers: PolicyTier[] } | null> {
-  const active = await findActivePolicy(db, salonId);
-  if (!active) return null;
-  return { policyId: active.policy.id, name: active.policy.name, tiers: active.tiers.map(toPolicyTier) };
-}
-
 /** Loads a policy the caller manages; a policy of someone else's salon is answered as not found. */
 async function managedPolicy(c: Context<AppEnv>, db: Db, id: string): Promise<PolicyRecord> {
   const auth = requirePermission(c, "policies:manage");
   const record = await findPolicy(db, id);
   if (!record || !managesSalon(auth, record.salon)) throw notFound("cancellation policy");
   return record;
-}
-
-/** True when the caller may see the booking: its client, its professional, its salon's owner, or an admin. */
-function seesBooking(c: Context<AppEnv>, parties: BookingParties): boolean {
-  const auth = c.var.auth;
-  if (!auth) return false;
-  return can(auth.role, "bookings:read:any") ||
-    (parties.booking.clientId === auth.userId && can(auth.role, "bookings:read:own")) ||
-    (parties.professionalUserId === auth.userId && can(auth.role, "bookings:read:assigned")) ||
-    (parties.salonOwnerId === auth.userId && can(auth.role, "bookings:read:salon"));
 }
 
 const positionSchema = z.object({ name: z.string().max(200), id: z.uuid() }).strict();
@@ -386,8 +351,8 @@ export function registerCancellationPolicies(app: App): void {
     const { id } = c.req.valid("param");
     const { booking: bookingId } = c.req.valid("query");
     const { database, now } = c.var.services;
-    const parties = await findBookingParties(database.db, bookingId);
-    if (!parties || !seesBooking(c, parties)) throw notFound("booking");
+    const parties = await findBooking(database.db, bookingId);
+    if (!parties || !seesBooking(c.var.auth, parties)) throw notFound("booking");
     const { booking } = parties;
     const snapshot = booking.policySnapshot === null ? null : policySnapshotSchema.parse(booking.policySnapshot);
     const record = await findPolicy(database.db, id);

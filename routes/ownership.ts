@@ -34,3 +34,15 @@ export async function managedSalon(c: Context<AppEnv>, db: Db, salonId: string, 
   if (!salon || !managesSalon(auth, salon)) throw notFound("salon");
   return salon;
 }
+
+/** True when the caller may see a booking: its client, its professional, its salon's owner, or an admin. */
+export function seesBooking(
+  auth: Auth | undefined,
+  parties: { booking: { clientId: string }; professionalUserId: string; salonOwnerId: string },
+): boolean {
+  if (!auth) return false;
+  return can(auth.role, "bookings:read:any") ||
+    (parties.booking.clientId === auth.userId && can(auth.role, "bookings:read:own")) ||
+    (parties.professionalUserId === auth.userId && can(auth.role, "bookings:read:assigned")) ||
+    (parties.salonOwnerId === auth.userId && can(auth.role, "bookings:read:salon"));
+}

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { isUniqueViolation } from "../../db/errors.ts";
 import { and, eq } from "drizzle-orm";
 import { auditEvents, bookings, cancellationPolicies, cancellationPolicyTiers } from "../../db/schema.ts";
-import { loadActivePolicyTiers } from "../../routes/cancellation_policies.ts";
+import { loadActivePolicyTiers } from "../../db/policies.ts";
 import { apiClient } from "../support/api.ts";
 import { makeTestApp } from "../support/app.ts";
 import { makeProfessional, makeSalon, makeService } from "../support/catalog.ts";
