@@ -8,12 +8,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { type AuditContext, auditInsert } from "./audit.ts";
 import type { Db } from "./client.ts";
 import type { PolicyTier } from "../domain/cancellation.ts";
-import {
-  auditEvents,
-  cancellationPolicies,
-  cancellationPolicyTiers,
-  salons,
-} from "./schema.ts";
+import { auditEvents, cancellationPolicies, cancellationPolicyTiers, salons } from "./schema.ts";
 
 export type PolicyRow = typeof cancellationPolicies.$inferSelect;
 export type TierRow = typeof cancellationPolicyTiers.$inferSelect;

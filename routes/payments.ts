@@ -284,59 +284,34 @@ async function handleRefundEvent(scope: EventScope, event: Stripe.Event): Promis
   return "applied";
 }
 
-/** Gives a whole deposit back (idempotent per booking), records it, and tells the client. */
+/**
+ * Gives what remains of a deposit back the way every refund goes: recorded PENDING with an outbox
+ * row that tells the client (and republishes the refund if the prompt request is lost), then made
+ * by the `create-refund` job with its deterministic key.
+ */
 async function refundInFull(scope: EventScope, payment: PaymentRow, reason: string): Promise<void> {
-  const { database, payments: provider, now } = scope.services;
+  const { database, jobs } = scope.services;
   const db = database.db;
-  const started = performance.now();
-  let refund;
-  try {
-    refund = await provider.refund({
-      paymentId: payment.providerPaymentId!,
-      amount: payment.amount,
-      idempotencyKey: `booking:${payment.bookingId}:refund:1`,
-      reason,
-    });
-  } catch (error) {
-    await logPayment(db, {
-      paymentId: payment.id,
-      kind: "refund",
-      provider: payment.provider,
-      objectId: payment.providerPaymentId,
-      status: "error",
-      latencyMs: Math.round(performance.now() - started),
-      errorCode: error instanceof PaymentProviderError ? error.code : "unavailable",
-    });
-    throw error;
-  }
+  const state = await refundState(db, payment.id);
+  const amount = refundable(payment.amount, payment.refundedAmount, state.pending);
+  if (amount === 0) return;
+  const id = crypto.randomUUID();
   await db.batch([
     db.insert(refunds).values({
+      id,
       paymentId: payment.id,
-      providerRefundId: refund.id,
-      amount: refund.amount,
-      status: refund.status === "succeeded" ? "SUCCEEDED" : "PENDING",
+      amount,
+      status: "PENDING",
       reason,
-      sequence: 1,
-    }).onConflictDoNothing(),
-    db.update(payments).set({
-      refundedAmount: refund.status === "succeeded" ? refund.amount : 0,
-      status: refund.status === "succeeded" ? "REFUNDED" : "SUCCEEDED",
-      updatedAt: now(),
-    }).where(eq(payments.id, payment.id)),
-    logPayment(db, {
-      paymentId: payment.id,
-      kind: "refund",
-      provider: payment.provider,
-      objectId: refund.id,
-      status: refund.status,
-      latencyMs: Math.round(performance.now() - started),
+      sequence: state.nextSequence,
     }),
     db.insert(outbox).values({
       topic: "booking.cancel",
-      payload: { booking_id: payment.bookingId, fee: 0, refund: refund.amount, by: "SYSTEM" },
+      payload: { booking_id: payment.bookingId, fee: 0, refund: amount, by: "SYSTEM", refund_id: id },
       deduplicationId: `payment.auto_refund:${payment.id}`,
     }).onConflictDoNothing(),
   ]);
+  await requestRefund(jobs, id).catch(() => {});
 }
 
 /** Registers the payment routes. */

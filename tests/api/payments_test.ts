@@ -203,6 +203,8 @@ Deno.test("payments", async (t) => {
         }
         assert.equal((await bookingRow(free.booking.id)).status, "CONFIRMED");
         assert.equal((await bookingRow(taken.booking.id)).status, "EXPIRED");
+        // The refund is made by its job, as every refund is.
+        for (let i = 0; i < 4; i++) await testApp.dispatcher.runDue();
         const payment = await paymentOf(taken.booking.id);
         assert.deepEqual([payment.status, payment.refundedAmount], ["REFUNDED", 5000]);
         const [refund] = await db.select().from(refunds).where(eq(refunds.paymentId, payment.id));
