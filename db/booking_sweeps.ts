@@ -60,3 +60,24 @@ export function detectNoShowsStatement(now: Date, requestId: string): SQL {
     requestId,
   );
 }
+
+/**
+ * Confirms a booking whose deposit was paid, if its time can still be held: a pending one, or one
+ * whose hold lapsed (the exclusion constraint refuses it if the slot was taken meanwhile).
+ */
+export function confirmPaidStatement(bookingId: string, now: Date, requestId: string): SQL {
+  const at = now.toISOString();
+  return sql`
+    WITH confirmed AS (
+      UPDATE ${bookings} SET status = 'CONFIRMED', hold_expires_at = NULL, updated_at = ${at}
+      WHERE id = ${bookingId} AND status IN ('PENDING', 'EXPIRED') AND NOT approval_required
+      RETURNING id, status
+    ), audited AS (
+      INSERT INTO ${auditEvents} (actor_id, action, entity_type, entity_id, to_state, reason, request_id)
+      SELECT NULL, 'booking.confirm', 'booking', id, 'CONFIRMED', 'deposit paid', ${requestId} FROM confirmed RETURNING 1
+    ), queued AS (
+      INSERT INTO ${outbox} (topic, payload, deduplication_id)
+      SELECT 'booking.approve', json_build_object('booking_id', id)::jsonb, 'booking.confirm:' || id FROM confirmed RETURNING 1
+    )
+    SELECT id FROM confirmed`;
+}

@@ -5,10 +5,11 @@
  * payment forward (domain/payments.ts), so out-of-order events end in the right state.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { eq, sql } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import Stripe from "stripe";
 import { MockPaymentProvider } from "../adapters/payments_mock.ts";
 import { PaymentProviderError } from "../adapters/payments.ts";
+import { confirmPaidStatement } from "../db/booking_sweeps.ts";
 import { isUniqueViolation, pgErrorOf } from "../db/errors.ts";
 import {
   findPayment,
@@ -18,7 +19,7 @@ import {
   onceForEvent,
   type PaymentRow,
 } from "../db/payments.ts";
-import { auditEvents, bookings, outbox, payments, refunds } from "../db/schema.ts";
+import { bookings, outbox, payments, refunds } from "../db/schema.ts";
 import {
   findRefund,
   findRefundByProviderId,
@@ -211,20 +212,7 @@ export async function handleEvent(scope: EventScope, event: Stripe.Event): Promi
 
   // The deposit is in: confirm the booking if its time can still be held (a lapsed hold whose
   // slot is still free counts; the exclusion constraint decides).
-  const at = now.toISOString();
-  const confirm = db.execute(sql`
-    WITH confirmed AS (
-      UPDATE ${bookings} SET status = 'CONFIRMED', hold_expires_at = NULL, updated_at = ${at}
-      WHERE id = ${payment.bookingId} AND status IN ('PENDING', 'EXPIRED') AND NOT approval_required
-      RETURNING id, status
-    ), audited AS (
-      INSERT INTO ${auditEvents} (actor_id, action, entity_type, entity_id, to_state, reason, request_id)
-      SELECT NULL, 'booking.confirm', 'booking', id, 'CONFIRMED', 'deposit paid', ${scope.requestId} FROM confirmed RETURNING 1
-    ), queued AS (
-      INSERT INTO ${outbox} (topic, payload, deduplication_id)
-      SELECT 'booking.approve', json_build_object('booking_id', id)::jsonb, 'booking.confirm:' || id FROM confirmed RETURNING 1
-    )
-    SELECT id FROM confirmed`);
+  const confirm = db.execute(confirmPaidStatement(payment.bookingId, now, scope.requestId));
   try {
     const applied = await onceForEvent(db, event.id, [updatePayment, log, confirm]);
     if (!applied) return "duplicate";
