@@ -6,11 +6,18 @@
 import { z } from "zod";
 
 const optionalUrl = z.url().optional();
+const flag = z.enum(["1", "0", "true", "false"]).transform((value) => value === "1" || value === "true");
 const csv = z.string().transform((value) => value.split(",").map((item) => item.trim()).filter(Boolean));
 
-export const configSchema = z.object({
+const baseSchema = z.object({
   PORT: z.coerce.number().int().min(1).max(65535).default(8000),
-  HOST: z.string().min(1).default("0.0.0.0"),
+  /** Loopback unless the operator opens it: a fresh `task start` is not reachable from the network. */
+  HOST: z.string().min(1).default("127.0.0.1"),
+  /**
+   * Development mode (`task dev` sets it): the only switch for development conveniences (the dev
+   * outbox, dev mail lines), which then answer on loopback only. Never inferred from the database.
+   */
+  DEV_MODE: flag.default(false),
   /** Postgres or Neon URL; unset: embedded PGlite. */
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\/.+/, "must be a postgres:// or postgresql:// URL").optional(),
   /** Where the embedded database keeps its files. */
@@ -30,9 +37,22 @@ export const configSchema = z.object({
   JWT_PREVIOUS_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
   /** Header that carries the client's address behind the platform's proxy (Deno Deploy: unset, the peer address is the client). Never X-Forwarded-For unless a trusted proxy sets it. */
   TRUSTED_PROXY_IP_HEADER: z.string().regex(/^[A-Za-z0-9-]+$/).optional(),
+  /**
+   * How many trusted proxies append to that header: the client's address is the one this many
+   * entries from the right (what the last trusted hop saw), never the client-set leftmost value.
+   */
+  TRUSTED_PROXY_HOPS: z.coerce.number().int().min(1).max(10).default(1),
   RATE_LIMIT_LOGIN_PER_MINUTE: z.coerce.number().int().min(1).default(5),
   RATE_LIMIT_API_PER_MINUTE: z.coerce.number().int().min(1).default(100),
   RATE_LIMIT_REPORTS_PER_MINUTE: z.coerce.number().int().min(1).default(20),
+  /** Requests per minute per client address to the public routes outside /api (health, docs, OpenAPI). */
+  RATE_LIMIT_PUBLIC_PER_MINUTE: z.coerce.number().int().min(1).default(120),
+  /** Refused (badly signed) job callbacks and webhooks per minute per address before it gets 429. */
+  RATE_LIMIT_UNSIGNED_PER_MINUTE: z.coerce.number().int().min(1).default(30),
+  /** Unpaid holds one client may keep open across all salons at once (each salon also sets its own). */
+  CLIENT_MAX_OPEN_HOLDS: z.coerce.number().int().min(1).max(1000).default(3),
+  /** Upcoming bookings one client may have across all salons (each salon also sets its own). */
+  CLIENT_MAX_FUTURE_BOOKINGS: z.coerce.number().int().min(1).max(10_000).default(20),
   /** How long a request waits for the key-value store before the rate limit fails open or closed. */
   STORE_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(300),
   /** At start-up, the account with this email becomes an ADMIN (how the first admin is made). */
@@ -63,7 +83,25 @@ export const configSchema = z.object({
   /** Embedded dispatcher: how often it looks for due jobs, and attempts before the dead letter. */
   JOBS_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
   JOBS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
-}).superRefine((config, ctx) => {
+});
+
+export const configSchema = baseSchema.superRefine((config, ctx) => {
+  // A real database means real users: per-process random secrets would end every session and
+  // job on restart, and codes would have nowhere to go but a log.
+  if (config.DATABASE_URL) {
+    for (const name of ["JWT_SECRET", "QSTASH_CURRENT_SIGNING_KEY", "QSTASH_NEXT_SIGNING_KEY"] as const) {
+      if (!config[name]) {
+        ctx.addIssue({ code: "custom", path: [name], message: "is required when DATABASE_URL is set" });
+      }
+    }
+    if (!config.MAIL_HTTP_URL && !config.DEV_MODE) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["MAIL_HTTP_URL"],
+        message: "is required when DATABASE_URL is set outside development mode: account messages need a mail provider",
+      });
+    }
+  }
   if (config.QSTASH_TOKEN && !(config.QSTASH_CURRENT_SIGNING_KEY && config.QSTASH_NEXT_SIGNING_KEY)) {
     ctx.addIssue({
       code: "custom",
@@ -105,17 +143,22 @@ export const configSchema = z.object({
 
 export type Config = z.infer<typeof configSchema>;
 
+const toolSchema = baseSchema;
+
 /** Raised when the environment holds a malformed value; the message names each variable. */
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-/** Parses configuration from environment variables (empty strings count as unset). */
-export function loadConfig(env: Record<string, string | undefined>): Config {
+/**
+ * Parses configuration from environment variables (empty strings count as unset). Command-line
+ * tools that serve nothing (seed, migrate) pass `{ server: false }`: the server's secrets are not theirs.
+ */
+export function loadConfig(env: Record<string, string | undefined>, options: { server?: boolean } = {}): Config {
   const present = Object.fromEntries(
     Object.entries(env).filter(([, value]) => value !== undefined && value !== ""),
   );
-  const result = configSchema.safeParse(present);
+  const result = (options.server === false ? toolSchema : configSchema).safeParse(present);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
     throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);

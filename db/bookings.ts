@@ -95,7 +95,7 @@ function salonsOf(userId: string) {
 /** The booking with what access decisions need: its professional's user and its salon's owner. */
 export interface BookingRecord {
   booking: BookingRow;
-  professionalUserId: string;
+  professionalUserId: string | null;
   salonOwnerId: string;
   salonTimeZone: string;
 }

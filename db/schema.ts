@@ -54,7 +54,8 @@ export const paymentStatus = pgEnum("payment_status", [
 export const paymentProvider = pgEnum("payment_provider", ["STRIPE", "MOCK"]);
 export const refundStatus = pgEnum("refund_status", ["PENDING", "SUCCEEDED", "FAILED", "CANCELLED"]);
 export const notificationChannel = pgEnum("notification_channel", ["EMAIL", "SMS", "PUSH", "IN_APP"]);
-export const notificationStatus = pgEnum("notification_status", ["PENDING", "SENT", "FAILED", "READ"]);
+/** SUPPRESSED: not sent because the recipient's message limit was reached (or the phone is unverified). */
+export const notificationStatus = pgEnum("notification_status", ["PENDING", "SENT", "FAILED", "READ", "SUPPRESSED"]);
 export const waitlistStatus = pgEnum("waitlist_status", ["WAITING", "OFFERED", "BOOKED", "EXPIRED", "CANCELLED"]);
 export const cancelledBy = pgEnum("cancelled_by", ["CLIENT", "SALON", "SYSTEM"]);
 export const overrideKind = pgEnum("availability_override_kind", ["CLOSED", "OPEN"]);
@@ -69,6 +70,8 @@ export const users = pgTable("users", {
   passwordHash: text().notNull(),
   fullName: text().notNull(),
   phone: text(),
+  /** When the current phone number was proven with an SMS code; a new number starts unverified. SMS go only to a verified phone. */
+  phoneVerifiedAt: instant(),
   role: userRole().notNull().default("CLIENT"),
   active: boolean().notNull().default(true),
   verified: boolean().notNull().default(false),
@@ -115,7 +118,10 @@ export const userTokens = pgTable("user_tokens", {
 }, (t) => [
   uniqueIndex("user_tokens_hash_key").on(t.tokenHash),
   index("user_tokens_user_purpose_idx").on(t.userId, t.purpose),
-  check("user_tokens_purpose", sql`${t.purpose} in ('VERIFY_EMAIL', 'RESET_PASSWORD', 'INVITATION')`),
+  check(
+    "user_tokens_purpose",
+    sql`${t.purpose} in ('VERIFY_EMAIL', 'RESET_PASSWORD', 'INVITATION', 'VERIFY_PHONE')`,
+  ),
 ]);
 
 /** Access tokens denied before they expire (logout). */
@@ -154,6 +160,10 @@ export const salons = pgTable("salons", {
   noShowToleranceMinutes: smallint().notNull().default(15),
   /** Hours before a confirmed booking's start at which the client is reminded. */
   reminderHours: smallint().array().notNull().default(sql`'{24,2}'::smallint[]`),
+  /** Unpaid holds (PENDING bookings) one client may keep open at this salon at once. */
+  maxOpenHoldsPerClient: smallint().notNull().default(2),
+  /** Upcoming bookings (PENDING or CONFIRMED, not yet started) one client may have at this salon. */
+  maxFutureBookingsPerClient: smallint().notNull().default(10),
   stripeAccountId: text(),
   active: boolean().notNull().default(true),
   createdAt: createdAt(),
@@ -167,6 +177,7 @@ export const salons = pgTable("salons", {
   check("salons_minimum_notice", sql`${t.minimumNoticeMinutes} >= 0`),
   check("salons_no_show_tolerance", sql`${t.noShowToleranceMinutes} between 0 and 240`),
   check("salons_booking_horizon", sql`${t.bookingHorizonDays} between 1 and 730`),
+  check("salons_client_limits", sql`${t.maxOpenHoldsPerClient} between 1 and 100 and ${t.maxFutureBookingsPerClient} between 1 and 500`),
   check("salons_latitude", sql`${t.latitude} between -90 and 90`),
   check("salons_longitude", sql`${t.longitude} between -180 and 180`),
   check("salons_currency", sql`${t.currency} ~ '^[A-Z]{3}$'`),
@@ -174,7 +185,8 @@ export const salons = pgTable("salons", {
 
 export const professionals = pgTable("professionals", {
   id: id(),
-  userId: uuid().notNull().references(() => users.id),
+  /** The person's account: null until they accept the salon's invitation. */
+  userId: uuid().references(() => users.id),
   salonId: uuid().notNull().references(() => salons.id),
   displayName: text().notNull(),
   specialties: text().array().notNull().default(sql`'{}'::text[]`),
@@ -187,7 +199,26 @@ export const professionals = pgTable("professionals", {
 }, (t) => [
   uniqueIndex("professionals_user_salon_key").on(t.userId, t.salonId),
   index("professionals_salon_idx").on(t.salonId),
+  index("professionals_user_idx").on(t.userId),
   check("professionals_commission", sql`${t.commissionBasisPoints} between 0 and 10000`),
+]);
+
+/**
+ * A salon's invitation to the person behind an email to work as one of its professionals. Nothing
+ * is linked and no account or role changes until the person accepts with the token (stored hashed).
+ */
+export const professionalInvitations = pgTable("professional_invitations", {
+  id: id(),
+  professionalId: uuid().notNull().references(() => professionals.id),
+  email: text().notNull(),
+  tokenHash: text().notNull(),
+  expiresAt: instant().notNull(),
+  usedAt: instant(),
+  createdAt: createdAt(),
+}, (t) => [
+  uniqueIndex("professional_invitations_hash_key").on(t.tokenHash),
+  index("professional_invitations_professional_idx").on(t.professionalId),
+  check("professional_invitations_email_normalised", sql`${t.email} = lower(btrim(${t.email}))`),
 ]);
 
 export const services = pgTable("services", {
@@ -316,11 +347,17 @@ export const cancellationPolicies = pgTable("cancellation_policies", {
   id: id(),
   salonId: uuid().notNull().references(() => salons.id),
   name: text().notNull(),
+  /**
+   * What a client's reschedule inside a fee tier does: CHARGE carries that tier's fee onto the
+   * booking as the least it will cost to cancel later; REFUSE refuses the move.
+   */
+  rescheduleInFeeWindow: text().notNull().default("CHARGE"),
   active: boolean().notNull().default(true),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 }, (t) => [
   index("cancellation_policies_salon_idx").on(t.salonId),
+  check("cancellation_policies_reschedule", sql`${t.rescheduleInFeeWindow} in ('CHARGE', 'REFUSE')`),
   // One active policy per salon: the one new bookings snapshot.
   uniqueIndex("cancellation_policies_one_active_key").on(t.salonId).where(sql`${t.active}`),
 ]);
@@ -372,6 +409,12 @@ export const bookings = pgTable("bookings", {
   salonId: uuid().notNull().references(() => salons.id),
   clientId: uuid().notNull().references(() => users.id),
   professionalId: uuid().notNull().references(() => professionals.id),
+  /**
+   * The person who serves: the professional's account, or the professional record while it is
+   * unlinked. Set by the `bookings_set_person` trigger (NOT NULL in the database, never written by
+   * code); the exclusion constraint compares it, so one person is never in two salons at once.
+   */
+  personId: uuid(),
   serviceId: uuid().notNull().references(() => services.id),
   variationId: uuid().references(() => serviceVariations.id),
   startsAt: instant().notNull(),
@@ -384,6 +427,8 @@ export const bookings = pgTable("bookings", {
   priceAmount: bigint({ mode: "number" }).notNull(),
   depositAmount: bigint({ mode: "number" }).notNull().default(0),
   feeAmount: bigint({ mode: "number" }).notNull().default(0),
+  /** A fee a client's reschedule inside a fee tier carried over: cancelling later costs at least this. */
+  carriedFeeAmount: bigint({ mode: "number" }).notNull().default(0),
   currency: char({ length: 3 }).notNull(),
   policySnapshot: jsonb(),
   notes: text(),
@@ -403,6 +448,7 @@ export const bookings = pgTable("bookings", {
 }, (t) => [
   index("bookings_client_idx").on(t.clientId, t.startsAt),
   index("bookings_professional_idx").on(t.professionalId, t.startsAt),
+  index("bookings_person_idx").on(t.personId, t.startsAt),
   index("bookings_salon_idx").on(t.salonId, t.startsAt),
   index("bookings_status_idx").on(t.status, t.holdExpiresAt),
   check("bookings_range", sql`${t.startsAt} < ${t.endsAt}`),
@@ -414,7 +460,10 @@ export const bookings = pgTable("bookings", {
       and ${t.blockEndsAt} <= ${t.endsAt} + interval '240 minutes'
       and ${t.endsAt} <= ${t.startsAt} + interval '1440 minutes'`,
   ),
-  check("bookings_amounts", sql`${t.priceAmount} >= 0 and ${t.depositAmount} >= 0 and ${t.feeAmount} >= 0`),
+  check(
+    "bookings_amounts",
+    sql`${t.priceAmount} >= 0 and ${t.depositAmount} >= 0 and ${t.feeAmount} >= 0 and ${t.carriedFeeAmount} >= 0`,
+  ),
   check("bookings_hold", sql`${t.status} <> 'PENDING' or ${t.holdExpiresAt} is not null`),
 ]);
 
@@ -491,7 +540,10 @@ export const paymentReconciliations = pgTable("payment_reconciliations", {
 
 export const notifications = pgTable("notifications", {
   id: id(),
-  userId: uuid().notNull().references(() => users.id),
+  /** The recipient's account; null only for a message to someone without one yet (an invitation). */
+  userId: uuid().references(() => users.id),
+  /** Where an email or SMS goes when there is no account to read the address from. */
+  address: text(),
   channel: notificationChannel().notNull(),
   template: text().notNull(),
   locale: text().notNull(),
@@ -509,6 +561,7 @@ export const notifications = pgTable("notifications", {
   index("notifications_user_idx").on(t.userId, t.createdAt),
   uniqueIndex("notifications_dedupe_key").on(t.dedupeKey),
   index("notifications_booking_idx").on(t.bookingId),
+  check("notifications_recipient", sql`${t.userId} is not null or ${t.address} is not null`),
 ]);
 
 export const notificationPreferences = pgTable("notification_preferences", {
@@ -573,6 +626,13 @@ export const auditEvents = pgTable("audit_events", {
   index("audit_events_entity_idx").on(t.entityType, t.entityId, t.createdAt),
   index("audit_events_actor_idx").on(t.actorId, t.createdAt),
 ]);
+
+/** `ADMIN_BOOTSTRAP_EMAIL` promotions made: each email is promoted once, never again after a demotion. */
+export const adminBootstrapGrants = pgTable("admin_bootstrap_grants", {
+  email: text().primaryKey(),
+  userId: uuid().notNull().references(() => users.id),
+  grantedAt: createdAt(),
+});
 
 /** Idempotency-Key records, scoped per user, kept 24 hours. */
 export const idempotencyKeys = pgTable("idempotency_keys", {

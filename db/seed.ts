@@ -276,7 +276,7 @@ export async function seed(
 }
 
 if (import.meta.main) {
-  const config = loadConfig(Deno.env.toObject());
+  const config = loadConfig(Deno.env.toObject(), { server: false });
   if (!config.DATABASE_URL) await Deno.mkdir(config.DATA_DIR, { recursive: true });
   const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
   try {

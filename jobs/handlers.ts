@@ -357,8 +357,9 @@ export const HANDLERS: { [K in JobName]: Handler<unknown> } = {
       const { db, deps, now } = context;
       const notification = await findNotification(db, (payload as { notification_id: string }).notification_id);
       if (!notification || notification.status !== "PENDING") return { outcome: "noop", changed: 0 };
-      const user = await recipient(db, notification.userId);
-      const to = notification.channel === "EMAIL" ? user?.email : user?.phone;
+      const user = notification.userId ? await recipient(db, notification.userId) : undefined;
+      // Someone without an account yet (an invitation) is reached at the stored address.
+      const to = notification.address ?? (notification.channel === "EMAIL" ? user?.email : user?.phone);
       if (!to) {
         await recordSend(db, notification.id, { sent: false, error: "no address for this channel", permanent: true });
         return { outcome: "done", changed: 1 };

@@ -147,7 +147,7 @@ const devOutbox = createRoute({
       ...json(z.object({
         data: z.array(z.object({
           channel: z.string(),
-          user_id: z.uuid(),
+          user_id: z.uuid().nullable(),
           subject: z.string().nullable(),
           body: z.string(),
           status: z.string(),

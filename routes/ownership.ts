@@ -38,7 +38,7 @@ export async function managedSalon(c: Context<AppEnv>, db: Db, salonId: string, 
 /** True when the caller may see a booking: its client, its professional, its salon's owner, or an admin. */
 export function seesBooking(
   auth: Auth | undefined,
-  parties: { booking: { clientId: string }; professionalUserId: string; salonOwnerId: string },
+  parties: { booking: { clientId: string }; professionalUserId: string | null; salonOwnerId: string },
 ): boolean {
   if (!auth) return false;
   return can(auth.role, "bookings:read:any") ||

@@ -69,7 +69,7 @@ const acceptBody = z.object({ token: z.string().min(1).max(512), password: newPa
 export const professionalSchema = z.object({
   id: z.uuid(),
   salon_id: z.uuid(),
-  user_id: z.uuid(),
+  user_id: z.uuid().nullable().openapi({ description: "The person's account, once they accept the invitation" }),
   display_name: z.string(),
   specialties: z.array(z.string()),
   bio: z.string().nullable(),

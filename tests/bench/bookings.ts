@@ -391,7 +391,14 @@ if (postgresAvailable) {
   const scratch = await createScratchDatabase();
   targets.push({
     name: "PostgreSQL 127.0.0.1",
-    env: { DATABASE_URL: scratch.url },
+    // A real database needs the server's own secrets; development mode stands in for a mail provider.
+    env: {
+      DATABASE_URL: scratch.url,
+      DEV_MODE: "1",
+      JWT_SECRET: "bench-secret-0123456789abcdef0123456789",
+      QSTASH_CURRENT_SIGNING_KEY: "bench-current-0123456789",
+      QSTASH_NEXT_SIGNING_KEY: "bench-next-0123456789abc",
+    },
     open: () => openDatabase({ url: scratch.url }),
     cleanup: () => scratch.drop(),
   });
