@@ -177,7 +177,10 @@ export const salons = pgTable("salons", {
   check("salons_minimum_notice", sql`${t.minimumNoticeMinutes} >= 0`),
   check("salons_no_show_tolerance", sql`${t.noShowToleranceMinutes} between 0 and 240`),
   check("salons_booking_horizon", sql`${t.bookingHorizonDays} between 1 and 730`),
-  check("salons_client_limits", sql`${t.maxOpenHoldsPerClient} between 1 and 100 and ${t.maxFutureBookingsPerClient} between 1 and 500`),
+  check(
+    "salons_client_limits",
+    sql`${t.maxOpenHoldsPerClient} between 1 and 100 and ${t.maxFutureBookingsPerClient} between 1 and 500`,
+  ),
   check("salons_latitude", sql`${t.latitude} between -90 and 90`),
   check("salons_longitude", sql`${t.longitude} between -180 and 180`),
   check("salons_currency", sql`${t.currency} ~ '^[A-Z]{3}$'`),

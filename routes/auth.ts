@@ -32,6 +32,7 @@ import type { App, AppEnv } from "./app.ts";
 import { ApiError, bodyErrorResponses, errorResponses, problem409 } from "./errors.ts";
 import { showDevMail } from "./dev_mail.ts";
 import { apiRateLimit, countOnly, rateLimited, rateWindow } from "./rate_limit.ts";
+import { clientIp } from "./client_address.ts";
 
 const email = z.string().trim().toLowerCase().pipe(z.email().max(254)).openapi({ example: "ana@example.com" });
 /** A phone number as people write it. */
@@ -158,14 +159,6 @@ export function unauthorized(detail = "Authentication required: send a valid Bea
   return new ApiError("unauthorized", detail, { headers: { "WWW-Authenticate": 'Bearer realm="api"' } });
 }
 
-/** The caller's address: the configured trusted proxy header, else the socket's peer. */
-export function clientIp(c: Context<AppEnv>): string | null {
-  const header = c.var.services.config.TRUSTED_PROXY_IP_HEADER;
-  if (header) return c.req.header(header)?.split(",")[0].trim() || null;
-  const info = c.env as { remoteAddr?: { hostname?: string } } | undefined;
-  return info?.remoteAddr?.hostname ?? null;
-}
-
 /** Who is acting and from where, for audit events. */
 export function auditContext(c: Context<AppEnv>): AuditContext {
   return { ip: clientIp(c), userAgent: c.req.header("user-agent")?.slice(0, 300) ?? null, requestId: c.var.requestId };
@@ -237,7 +230,7 @@ async function checkLoginLimit(c: Context<AppEnv>, email: string): Promise<void>
   let decisions;
   try {
     decisions = await Promise.all([
-      rateWindow(deps, { name: "login-ip", id: clientIp(c) ?? "unknown", limit, count: false }),
+      rateWindow(deps, { name: "login-ip", id: clientIp(c), limit, count: false }),
       rateWindow(deps, { name: "login-email", id: email, limit, count: false }),
     ]);
   } catch (error) {
@@ -252,7 +245,7 @@ async function checkLoginLimit(c: Context<AppEnv>, email: string): Promise<void>
 
 async function countLoginFailure(c: Context<AppEnv>, email: string): Promise<void> {
   const deps = c.var.services;
-  await Promise.all([countOnly(deps, "login-ip", clientIp(c) ?? "unknown"), countOnly(deps, "login-email", email)]);
+  await Promise.all([countOnly(deps, "login-ip", clientIp(c)), countOnly(deps, "login-email", email)]);
 }
 
 const verifyRequest = createRoute({

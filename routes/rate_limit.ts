@@ -24,17 +24,20 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 /**
- * Reads (and with `count`, adds this request to) the sliding window of `name` for `id`.
+ * Reads (and with `count`, adds this request to) the sliding window of `name` for `id`; the
+ * window is a minute unless `windowMs` says otherwise (message limits count per hour or day).
  * Throws when the store fails or is slow.
  */
 export async function rateWindow(
   deps: AppDeps,
-  options: { name: string; id: string; limit: number; count: boolean },
+  options: { name: string; id: string; limit: number; count: boolean; windowMs?: number },
 ): Promise<RateDecision> {
+  const windowMs = options.windowMs ?? WINDOW_MS;
   const nowMs = deps.now().getTime();
-  const index = Math.floor(nowMs / WINDOW_MS);
-  const key = (i: number) => `rl:${options.name}:${options.id}:${i}`;
-  const ttlSeconds = (2 * WINDOW_MS) / 1000;
+  const index = Math.floor(nowMs / windowMs);
+  // Windows of other lengths never share a key with the minute ones.
+  const key = (i: number) => `rl:${options.name}:${options.id}:${windowMs === WINDOW_MS ? "" : `${windowMs}:`}${i}`;
+  const ttlSeconds = Math.ceil((2 * windowMs) / 1000);
   const [current, previous] = await withTimeout(
     Promise.all([
       options.count ? deps.store.increment(key(index), ttlSeconds) : deps.store.get(key(index)).then(Number),
@@ -44,8 +47,8 @@ export async function rateWindow(
   );
   return slidingWindow({
     limit: options.limit,
-    windowMs: WINDOW_MS,
-    elapsedMs: nowMs - index * WINDOW_MS,
+    windowMs,
+    elapsedMs: nowMs - index * windowMs,
     // An unrecorded check counts as if this request were added.
     current: options.count ? current : current + 1,
     previous,

@@ -37,7 +37,14 @@ export async function makeTestApp(
 ): Promise<TestApp> {
   // TEST_LOG_ECHO=1 prints every log line of the app while a test runs, for debugging.
   const echo = Deno.env.get("TEST_LOG_ECHO") === "1";
-  const config = loadConfig({ LOG_LEVEL: "info", ...env, ...(echo ? { LOG_LEVEL: "debug" } : {}) });
+  // In-process requests have no peer address and share one bucket: limits are off unless a test sets them.
+  const config = loadConfig({
+    LOG_LEVEL: "info",
+    RATE_LIMIT_API_PER_MINUTE: "100000",
+    RATE_LIMIT_PUBLIC_PER_MINUTE: "100000",
+    ...env,
+    ...(echo ? { LOG_LEVEL: "debug" } : {}),
+  });
   const database = await openDatabase({ url: options.url });
   await migrate(database.sql);
   const logLines: Record<string, unknown>[] = [];
