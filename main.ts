@@ -4,7 +4,7 @@
  */
 import { ConfigError, loadConfig } from "./adapters/config.ts";
 import { createLogger } from "./adapters/logger.ts";
-import { HttpSender, LogSender } from "./adapters/messaging.ts";
+import { DevMailbox, HttpSender, LogSender } from "./adapters/messaging.ts";
 import { MockPaymentProvider, stripeSignature } from "./adapters/payments_mock.ts";
 import { StripeProvider } from "./adapters/payments_stripe.ts";
 import { PasswordHasher } from "./adapters/passwords.ts";
@@ -99,6 +99,12 @@ const payments = config.STRIPE_SECRET_KEY
     },
   });
 
+// Development mode keeps unsent messages in memory for `GET /dev/outbox`; otherwise nothing does.
+const devMailbox = config.DEV_MODE ? new DevMailbox() : undefined;
+if (config.DEV_MODE) {
+  logger.warn("development mode: GET /dev/outbox shows unsent messages to their recipient, from this machine only");
+}
+
 const app = createApp({
   config,
   database,
@@ -110,15 +116,17 @@ const app = createApp({
   signingKeys,
   payments,
   stripeWebhookSecret,
-  // Without a provider, messages are written to the log (and `GET /dev/outbox` on the embedded database).
+  // Without a provider, a line per message goes to the log (never its text); in development mode
+  // the message itself waits at `GET /dev/outbox`.
   messages: {
     email: config.MAIL_HTTP_URL && config.MAIL_HTTP_TOKEN
       ? new HttpSender({ url: config.MAIL_HTTP_URL, token: config.MAIL_HTTP_TOKEN })
-      : new LogSender("EMAIL", logger),
+      : new LogSender("EMAIL", logger, devMailbox),
     sms: config.SMS_HTTP_URL && config.SMS_HTTP_TOKEN
       ? new HttpSender({ url: config.SMS_HTTP_URL, token: config.SMS_HTTP_TOKEN })
-      : new LogSender("SMS", logger),
+      : new LogSender("SMS", logger, devMailbox),
   },
+  devMailbox,
   now: () => new Date(),
 });
 

@@ -10,8 +10,11 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
-/** Field names whose values never reach a log line, whoever passes them. */
-const REDACTED = /pass(word)?|secret|token|authorization|cookie|card|cvc/i;
+/**
+ * Field names whose values never reach a log line, whoever passes them: credentials, cards, and
+ * message texts and codes (a message body may carry a single-use code).
+ */
+const REDACTED = /pass(word)?|secret|token|authorization|cookie|card|cvc|single_use|^(body|text|html|code|sms)$/i;
 
 function redact(fields: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(

@@ -1,8 +1,9 @@
 /**
  * Email and SMS senders. Production uses an HTTP provider per channel; the embedded default writes
- * each message to the log (a developer reads it there or at `GET /dev/outbox`). A sender throws
- * `PermanentSendError` for a message that can never be delivered (no retry), anything else for a
- * failure worth retrying.
+ * a line per message to the log (recipient and subject, never the text: it may carry a single-use
+ * code) and, in development mode, keeps the message in a `DevMailbox` that `GET /dev/outbox`
+ * shows to its recipient or an admin. A sender throws `PermanentSendError` for a message that can
+ * never be delivered (no retry), anything else for a failure worth retrying.
  */
 import type { Logger } from "./logger.ts";
 
@@ -22,19 +23,44 @@ export class PermanentSendError extends Error {
   override name = "PermanentSendError";
 }
 
-/** Writes messages to the log instead of sending them. */
+export interface CaughtMessage extends OutgoingMessage {
+  channel: "EMAIL" | "SMS";
+  at: Date;
+}
+
+/**
+ * The latest messages the log senders did not send, in process memory only (development mode):
+ * the one place a developer reads a code without a mail provider. Never in the database or a log.
+ */
+export class DevMailbox {
+  readonly #messages: CaughtMessage[] = [];
+  constructor(readonly capacity = 200) {}
+
+  add(message: CaughtMessage): void {
+    this.#messages.unshift(message);
+    this.#messages.length = Math.min(this.#messages.length, this.capacity);
+  }
+
+  /** Newest first; only those addressed to one of `addresses` unless it is undefined (an admin). */
+  list(addresses?: readonly string[]): CaughtMessage[] {
+    return addresses ? this.#messages.filter((m) => addresses.includes(m.to)) : [...this.#messages];
+  }
+}
+
+/** Writes a line per message to the log instead of sending it (and keeps it in the dev mailbox, if any). */
 export class LogSender implements MessageSender {
   readonly kind = "log";
-  constructor(readonly channel: "EMAIL" | "SMS", readonly logger: Logger) {}
+  constructor(readonly channel: "EMAIL" | "SMS", readonly logger: Logger, readonly mailbox?: DevMailbox) {}
 
   send(message: OutgoingMessage): Promise<void> {
     if (this.channel === "EMAIL" && !/^[^@\s]+@[^@\s]+$/.test(message.to)) {
-      return Promise.reject(new PermanentSendError(`not an email address: ${message.to}`));
+      return Promise.reject(new PermanentSendError("not an email address"));
     }
-    this.logger.info(`dev ${this.channel === "EMAIL" ? "mail" : "sms"}: not sent, shown here`, {
+    this.mailbox?.add({ ...message, channel: this.channel, at: new Date() });
+    this.logger.info(`dev ${this.channel === "EMAIL" ? "mail" : "sms"}: not sent`, {
       to: message.to,
       subject: message.subject,
-      text: message.body,
+      read_at: this.mailbox ? "GET /dev/outbox, signed in as the recipient or an admin" : "nowhere: no mail provider",
     });
     return Promise.resolve();
   }

@@ -1,5 +1,5 @@
 /** Notification queries: what the outbox relay needs, the in-app inbox, and per-channel preferences. */
-import { and, asc, count, desc, eq, inArray, isNull, lt, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, isNull, lt, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
 import {
   bookings,
@@ -183,10 +183,4 @@ export async function setPreferences(db: Db, userId: string, changes: Partial<Re
       target: [notificationPreferences.userId, notificationPreferences.channel],
       set: { enabled: sql`excluded.enabled`, updatedAt: now },
     });
-}
-
-/** Latest email and SMS messages, for the developer's `GET /dev/outbox`. */
-export function latestMessages(db: Db, limit: number) {
-  return db.select().from(notifications).where(inArray(notifications.channel, ["EMAIL", "SMS"]))
-    .orderBy(desc(notifications.createdAt)).limit(limit);
 }

@@ -38,7 +38,7 @@ import { registerNotifications } from "./notifications.ts";
 import { requestRelay } from "../jobs/handlers.ts";
 import type { JobPublisher } from "../jobs/dispatcher.ts";
 import type { SigningKeys } from "../jobs/signature.ts";
-import type { MessageSender } from "../adapters/messaging.ts";
+import type { DevMailbox, MessageSender } from "../adapters/messaging.ts";
 import type { PaymentProvider } from "../adapters/payments.ts";
 import { registerPayments } from "./payments.ts";
 import { registerAdminPayments } from "./admin_payments.ts";
@@ -60,6 +60,8 @@ export interface AppDeps {
   stripeWebhookSecret: string;
   /** Email and SMS senders (HTTP providers, or the log). */
   messages: { email: MessageSender; sms: MessageSender };
+  /** Development mode only: what the log senders did not send, for `GET /dev/outbox`. */
+  devMailbox?: DevMailbox;
   passwords: PasswordHasher;
   tokens: TokenIssuer;
   /** The clock: the only place the app reads the time. */

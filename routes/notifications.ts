@@ -1,12 +1,11 @@
 /**
- * The signed-in user's in-app notifications and per-channel preferences, and, on the embedded
- * database only, the developer's view of the email and SMS messages that would have been sent.
+ * The signed-in user's in-app notifications and per-channel preferences, and, in development mode
+ * only, the developer's view of the email and SMS messages the log senders did not send.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import {
   CHANNELS,
   inbox,
-  latestMessages,
   markAllRead,
   markRead,
   type NotificationRow,
@@ -19,6 +18,7 @@ import { json, problem401, requireUser } from "./auth.ts";
 import { bodyErrorResponses, errorResponses, notFound } from "./errors.ts";
 import { decodeCursor, encodeCursor, listSchema, pageQuery } from "./pagination.ts";
 import { booleanQuery, idParam } from "./schemas.ts";
+import { developmentOnly } from "./development.ts";
 
 const tags = ["Notifications"];
 
@@ -138,23 +138,24 @@ const devOutbox = createRoute({
   method: "get",
   path: "/dev/outbox",
   operationId: "devOutbox",
-  summary: "Development only (embedded database): the latest email and SMS messages, as they would have been sent",
+  summary:
+    "Development mode only, from this machine: the latest email and SMS messages the log senders did not send, to you (an admin: to anyone)",
   tags: ["Development"],
-  security: [],
+  middleware: [developmentOnly, requireUser] as const,
   responses: {
     200: {
       description: "Newest first",
       ...json(z.object({
         data: z.array(z.object({
-          channel: z.string(),
-          user_id: z.uuid().nullable(),
+          channel: z.enum(["EMAIL", "SMS"]),
+          to: z.string(),
           subject: z.string().nullable(),
           body: z.string(),
-          status: z.string(),
           created_at: z.string(),
         })),
       })),
     },
+    401: problem401,
     ...errorResponses,
   },
 });
@@ -207,19 +208,18 @@ export function registerNotifications(app: App): void {
     return c.json(await preferences(database.db, c.var.auth!.userId), 200);
   });
 
-  app.openapi(devOutbox, async (c) => {
-    const { database } = c.var.services;
-    // Only where nothing real is sent: on any other database this route does not exist.
-    if (database.kind !== "pglite") throw notFound("route");
-    const rows = await latestMessages(database.db, 50);
+  app.openapi(devOutbox, (c) => {
+    const { user, role } = c.var.auth!;
+    // A single-use code is for its recipient: only they (or an admin) read it here.
+    const addresses = role === "ADMIN" ? undefined : [user.email, ...(user.phone ? [user.phone] : [])];
+    const messages = c.var.services.devMailbox!.list(addresses);
     return c.json({
-      data: rows.map((r) => ({
-        channel: r.channel,
-        user_id: r.userId,
-        subject: r.subject,
-        body: r.body,
-        status: r.status,
-        created_at: r.createdAt.toISOString(),
+      data: messages.slice(0, 50).map((m) => ({
+        channel: m.channel,
+        to: m.to,
+        subject: m.subject,
+        body: m.body,
+        created_at: m.at.toISOString(),
       })),
     }, 200);
   });

@@ -1,7 +1,7 @@
 /** Builds the real app on a fresh in-memory embedded database, as `main.ts` does. */
 import { loadConfig } from "../../adapters/config.ts";
 import { createLogger, type LogLevel } from "../../adapters/logger.ts";
-import { LogSender } from "../../adapters/messaging.ts";
+import { DevMailbox, LogSender } from "../../adapters/messaging.ts";
 import { MockPaymentProvider, stripeSignature } from "../../adapters/payments_mock.ts";
 import type { PaymentProvider } from "../../adapters/payments.ts";
 import { PasswordHasher } from "../../adapters/passwords.ts";
@@ -76,13 +76,15 @@ export async function makeTestApp(
       await res.body?.cancel();
     },
   });
+  const devMailbox = config.DEV_MODE ? new DevMailbox() : undefined;
   const deps: AppDeps = {
     config,
     payments,
     stripeWebhookSecret: TEST_STRIPE_WEBHOOK_SECRET,
     jobs: dispatcher,
     signingKeys: TEST_SIGNING_KEYS,
-    messages: { email: new LogSender("EMAIL", logger), sms: new LogSender("SMS", logger) },
+    messages: { email: new LogSender("EMAIL", logger, devMailbox), sms: new LogSender("SMS", logger, devMailbox) },
+    devMailbox,
     database,
     store: options.store ?? new MemoryStore(),
     logger,

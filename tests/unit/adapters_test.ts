@@ -16,6 +16,16 @@ Deno.test("the logger writes JSON lines at or above its level and redacts secret
   assert.equal(line.user_id, "u1");
 });
 
+Deno.test("the logger never writes message texts or codes, whoever passes them", () => {
+  const lines: string[] = [];
+  const logger = createLogger("info", (line) => lines.push(line));
+  logger.info("sent", { to: "a@example.com", body: "code 123456", text: "t", code: "654321", single_use_code: "x" });
+  const line = JSON.parse(lines[0]);
+  assert.equal(line.to, "a@example.com");
+  for (const field of ["body", "text", "code", "single_use_code"]) assert.equal(line[field], "[redacted]", field);
+  assert.doesNotMatch(lines[0], /123456|654321/);
+});
+
 Deno.test("the embedded store counts within a window and forgets after it", async () => {
   let now = 0;
   const store = new MemoryStore(() => now);
