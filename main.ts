@@ -30,8 +30,16 @@ if (!config.DATABASE_URL) await Deno.mkdir(config.DATA_DIR, { recursive: true })
 const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
 const applied = await migrate(database.sql);
 if (applied.length > 0) logger.info("migrations applied", { migrations: applied });
-if (config.ADMIN_BOOTSTRAP_EMAIL && await bootstrapAdmin(database.db, config.ADMIN_BOOTSTRAP_EMAIL, new Date())) {
-  logger.info("ADMIN_BOOTSTRAP_EMAIL account is now an admin");
+if (config.ADMIN_BOOTSTRAP_EMAIL) {
+  const outcome = await bootstrapAdmin(database.db, config.ADMIN_BOOTSTRAP_EMAIL, new Date());
+  const said = {
+    promoted: "ADMIN_BOOTSTRAP_EMAIL: the account is now an admin (audited); it will not be promoted again",
+    no_account: "ADMIN_BOOTSTRAP_EMAIL: no account with this email yet: register it, verify the email, restart",
+    unverified: "ADMIN_BOOTSTRAP_EMAIL: the account's email is not verified: verify it, then restart",
+    already_granted: "ADMIN_BOOTSTRAP_EMAIL: this email was promoted before; it is not promoted again",
+    already_admin: "ADMIN_BOOTSTRAP_EMAIL: the account is already an admin",
+  }[outcome];
+  (outcome === "promoted" || outcome === "already_admin" ? logger.info : logger.warn)(said);
 }
 
 const store = config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN

@@ -5,7 +5,15 @@ import type { Db } from "./client.ts";
 import { containsPattern } from "./like.ts";
 
 export type { AuditContext };
-import { auditEvents, outbox, refreshTokenFamilies, refreshTokens, users, userTokens } from "./schema.ts";
+import {
+  adminBootstrapGrants,
+  auditEvents,
+  outbox,
+  refreshTokenFamilies,
+  refreshTokens,
+  users,
+  userTokens,
+} from "./schema.ts";
 
 export type UserRow = typeof users.$inferSelect;
 
@@ -371,22 +379,41 @@ export async function acceptInvitation(
   return (result.rows[0] as { id?: string } | undefined)?.id;
 }
 
+/** What `ADMIN_BOOTSTRAP_EMAIL` did at this start. */
+export type BootstrapOutcome = "promoted" | "no_account" | "unverified" | "already_granted" | "already_admin";
+
 /**
- * Makes the account with this email an ADMIN (the documented bootstrap for a first admin), with
- * the audit event. Returns false when no such account exists or it already is one.
+ * Makes the account with this email an ADMIN, the documented way to create a first admin: only a
+ * verified account, and only once per email (recorded in admin_bootstrap_grants, so a later
+ * demotion sticks across restarts), audited. One statement.
  */
-export async function bootstrapAdmin(db: Db, email: string, now: Date): Promise<boolean> {
+export async function bootstrapAdmin(db: Db, email: string, now: Date): Promise<BootstrapOutcome> {
+  const at = now.toISOString();
   const result = await db.execute(sql`
     WITH target AS (
-      SELECT id, role FROM ${users} WHERE email = ${email} AND role <> 'ADMIN' FOR UPDATE
+      SELECT id, role, verified FROM ${users} WHERE email = ${email} FOR UPDATE
+    ), granted AS (
+      INSERT INTO ${adminBootstrapGrants} (email, user_id, granted_at)
+      SELECT ${email}, id, ${at} FROM target WHERE verified
+      ON CONFLICT (email) DO NOTHING
+      RETURNING user_id
     ), promoted AS (
-      UPDATE ${users} SET role = 'ADMIN', updated_at = ${now.toISOString()} FROM target
-      WHERE ${users.id} = target.id RETURNING ${users.id}, target.role AS previous
+      UPDATE ${users} SET role = 'ADMIN', updated_at = ${at} FROM granted, target
+      WHERE ${users.id} = granted.user_id AND target.id = granted.user_id AND target.role <> 'ADMIN'
+      RETURNING ${users.id}, target.role AS previous
     ), audited AS (
       INSERT INTO ${auditEvents} (actor_id, action, entity_type, entity_id, from_state, to_state, reason)
       SELECT NULL, 'user.role_changed', 'user', id, previous::text, 'ADMIN', 'ADMIN_BOOTSTRAP_EMAIL' FROM promoted
       RETURNING 1
     )
-    SELECT id FROM promoted`);
-  return result.rows.length === 1;
+    SELECT
+      (SELECT count(*) FROM promoted)::int AS promoted,
+      (SELECT count(*) FROM granted)::int AS granted,
+      (SELECT count(*) FROM target)::int AS found,
+      (SELECT bool_and(verified) FROM target) AS verified`);
+  const row = result.rows[0] as { promoted: number; granted: number; found: number; verified: boolean | null };
+  if (row.promoted === 1) return "promoted";
+  if (row.found === 0) return "no_account";
+  if (!row.verified) return "unverified";
+  return row.granted === 1 ? "already_admin" : "already_granted";
 }

@@ -48,17 +48,31 @@ Deno.test("sessions, more", async (t) => {
       assert.equal(typeof failed.requestId, "string");
     });
 
-    await t.step("ADMIN_BOOTSTRAP_EMAIL makes that account an admin once, audited", async () => {
+    await t.step("ADMIN_BOOTSTRAP_EMAIL makes a verified account an admin once, audited", async () => {
       const user = await makeUser(testApp, "CLIENT");
       assert.equal((await app.request("/api/v1/users", { headers: bearer(user) })).status, 403);
-      assert.equal(await bootstrapAdmin(db, user.email, new Date()), true);
-      assert.equal(await bootstrapAdmin(db, user.email, new Date()), false);
-      assert.equal(await bootstrapAdmin(db, "nobody@example.com", new Date()), false);
+      // Anyone can register any address: an unverified account is never promoted.
+      assert.equal(await bootstrapAdmin(db, user.email, new Date()), "unverified");
+      assert.equal((await db.select().from(users).where(eq(users.id, user.id)))[0].role, "CLIENT");
+      await db.update(users).set({ verified: true }).where(eq(users.id, user.id));
+      assert.equal(await bootstrapAdmin(db, user.email, new Date()), "promoted");
+      assert.equal(await bootstrapAdmin(db, user.email, new Date()), "already_granted");
+      assert.equal(await bootstrapAdmin(db, "nobody@example.com", new Date()), "no_account");
       assert.equal((await app.request("/api/v1/users", { headers: bearer(user) })).status, 200, "acts at once");
       const events = await db.select().from(auditEvents)
         .where(and(eq(auditEvents.entityId, user.id), eq(auditEvents.action, "user.role_changed")));
       assert.equal(events.length, 1);
       assert.equal(events[0].fromState, "CLIENT");
+      assert.equal(events[0].reason, "ADMIN_BOOTSTRAP_EMAIL");
+    });
+
+    await t.step("a demoted bootstrap admin stays demoted at the next start", async () => {
+      const user = await makeUser(testApp, "CLIENT");
+      await db.update(users).set({ verified: true }).where(eq(users.id, user.id));
+      assert.equal(await bootstrapAdmin(db, user.email, new Date()), "promoted");
+      await db.update(users).set({ role: "CLIENT" }).where(eq(users.id, user.id));
+      assert.equal(await bootstrapAdmin(db, user.email, new Date()), "already_granted");
+      assert.equal((await db.select().from(users).where(eq(users.id, user.id)))[0].role, "CLIENT");
     });
   } finally {
     await testApp.close();
