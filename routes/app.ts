@@ -3,7 +3,6 @@
  * and the routes. `main.ts` serves it; every test calls it through `app.request`.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { Scalar } from "@scalar/hono-api-reference";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
@@ -21,7 +20,8 @@ import type { Database } from "../db/client.ts";
 import { ApiError, type ErrorCode, fieldErrors, problemBody, problemResponse } from "./errors.ts";
 import { registerAuth } from "./auth.ts";
 import { clientIp } from "./client_address.ts";
-import { apiRateLimit } from "./rate_limit.ts";
+import { apiRateLimit, refusedCallLimit } from "./rate_limit.ts";
+import { registerDocs } from "./docs.ts";
 import { registerUsers } from "./users.ts";
 import { registerSalons } from "./salons.ts";
 import { registerServices } from "./services.ts";
@@ -202,6 +202,11 @@ export function createApp(deps: AppDeps): App {
   });
 
   app.use("/api/*", apiRateLimit(clientIp, "api-ip"));
+  // Outside /api: public pages per address; callbacks and webhooks only count badly signed calls.
+  const publicLimit = apiRateLimit(clientIp, "public-ip", (config) => config.RATE_LIMIT_PUBLIC_PER_MINUTE);
+  for (const path of ["/health", "/health/*", "/docs", "/openapi.json", "/dev/*"]) app.use(path, publicLimit);
+  app.use("/jobs/*", refusedCallLimit("jobs-refused"));
+  app.use("/webhooks/*", refusedCallLimit("webhooks-refused"));
   // A change may have written outbox rows: ask for them to be relayed now rather than at the next
   // sweep. Losing this request loses nothing; the every-minute sweep relays them anyway.
   app.use("/api/*", async (c, next) => {
@@ -272,7 +277,8 @@ export function createApp(deps: AppDeps): App {
   registerPayments(app);
   registerAdminPayments(app);
 
-  app.doc31("/openapi.json", (c) => ({
+  const publicOrigin = (deps.config.PUBLIC_BASE_URL ?? `http://127.0.0.1:${deps.config.PORT}`).replace(/\/$/, "");
+  app.doc31("/openapi.json", () => ({
     openapi: "3.1.0",
     info: {
       title: "Salon booking API",
@@ -281,10 +287,11 @@ export function createApp(deps: AppDeps): App {
         "cancellation policies, waitlists and loyalty points.",
       license: { name: "Proprietary", url: "https://salon-booking.dev/terms" },
     },
-    servers: [{ url: new URL(c.req.url).origin, description: "This server" }],
+    // The configured origin, never the request's Host header (which the caller chooses).
+    servers: [{ url: publicOrigin, description: "This server" }],
     security: [{ bearerAuth: [] }],
   }));
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Salon booking API" }));
+  registerDocs(app);
 
   return app;
 }

@@ -8,6 +8,7 @@ import { createMiddleware } from "hono/factory";
 import { type RateDecision, slidingWindow } from "../domain/rate_limit.ts";
 import type { AppDeps, AppEnv } from "./app.ts";
 import { ApiError } from "./errors.ts";
+import { clientIp } from "./client_address.ts";
 
 const WINDOW_MS = 60_000;
 
@@ -84,15 +85,22 @@ export function rateLimited(decision: RateDecision, what: string): ApiError {
   });
 }
 
-/** Limits `/api` requests per client address (and per user, once authenticated); fails open. */
-export function apiRateLimit(subject: (c: Context<AppEnv>) => string | null, name: string) {
+/**
+ * Limits requests per subject (a client address, or a user once authenticated) to the configured
+ * per-minute limit (`/api`'s unless `limitOf` names another); fails open.
+ */
+export function apiRateLimit(
+  subject: (c: Context<AppEnv>) => string | null,
+  name: string,
+  limitOf: (config: AppDeps["config"]) => number = (config) => config.RATE_LIMIT_API_PER_MINUTE,
+) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const deps = c.var.services;
     const id = subject(c);
     if (id !== null) {
       let decision: RateDecision | undefined;
       try {
-        decision = await rateWindow(deps, { name, id, limit: deps.config.RATE_LIMIT_API_PER_MINUTE, count: true });
+        decision = await rateWindow(deps, { name, id, limit: limitOf(deps.config), count: true });
       } catch (error) {
         deps.logger.warn("rate limit store failed: request allowed", { limit: name, error: String(error) });
       }
@@ -100,5 +108,27 @@ export function apiRateLimit(subject: (c: Context<AppEnv>) => string | null, nam
       if (decision) setRateHeaders(c, decision);
     }
     await next();
+  });
+}
+
+/**
+ * For routes that only signed callers use (job callbacks, webhooks): a badly signed request counts
+ * against its address, and an address past the limit is refused before any verification; an
+ * address whose calls are signed correctly is never limited. Fails open.
+ */
+export function refusedCallLimit(name: string) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const deps = c.var.services;
+    const id = clientIp(c);
+    const limit = deps.config.RATE_LIMIT_UNSIGNED_PER_MINUTE;
+    let decision: RateDecision | undefined;
+    try {
+      decision = await rateWindow(deps, { name, id, limit, count: false });
+    } catch (error) {
+      deps.logger.warn("rate limit store failed: request allowed", { limit: name, error: String(error) });
+    }
+    if (decision && !decision.allowed) throw rateLimited(decision, "badly signed requests");
+    await next();
+    if (c.res.status === 400 || c.res.status === 401) await countOnly(deps, name, id);
   });
 }

@@ -317,6 +317,7 @@ async function measure(
       HOST: "127.0.0.1",
       LOG_LEVEL: "warn",
       RATE_LIMIT_API_PER_MINUTE: "100000000",
+      RATE_LIMIT_PUBLIC_PER_MINUTE: "100000000",
       JWT_SECRET: newOpaqueToken(),
       ARGON2_MEMORY_KIB: String(ARGON2.memoryCost),
       ARGON2_ITERATIONS: String(ARGON2.timeCost),

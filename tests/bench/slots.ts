@@ -134,6 +134,7 @@ async function measure(target: { DATABASE_URL?: string; DATA_DIR?: string }, fix
       HOST: "127.0.0.1",
       LOG_LEVEL: "warn",
       RATE_LIMIT_API_PER_MINUTE: "100000000",
+      RATE_LIMIT_PUBLIC_PER_MINUTE: "100000000",
       JWT_SECRET: newOpaqueToken(),
     },
     stdout: "null",

@@ -152,7 +152,7 @@ async function deliver(testApp: TestApp, payloads: string[]): Promise<{ seconds:
 // A fixed clock: holds never lapse while the fixture is built, so every event finds its booking PENDING.
 const NOW = new Date();
 const testApp = await makeTestApp(
-  { LOG_LEVEL: "silent", RATE_LIMIT_API_PER_MINUTE: "100000000" },
+  { LOG_LEVEL: "silent", RATE_LIMIT_API_PER_MINUTE: "100000000", RATE_LIMIT_PUBLIC_PER_MINUTE: "100000000" },
   { now: () => NOW },
 );
 const notes: string[] = [];
