@@ -1,6 +1,6 @@
 /**
  * The small key-value store the app needs from Redis (rate limits, token deny lists, caches):
- * Upstash REST in production, an in-memory map as the embedded default.
+ * Upstash REST in production, Deno KV as the embedded default, an in-memory map in tests.
  */
 import { Redis } from "@upstash/redis";
 
@@ -15,6 +15,12 @@ export interface KeyValueStore {
   setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean>;
   /** Increments a counter, starting its expiry on first use; returns the new value. */
   increment(key: string, ttlSeconds: number): Promise<number>;
+  /**
+   * Takes one back from a live counter (an attempt counted up front that turned out not to count),
+   * keeping its expiry; returns the new value. A counter that is absent, expired or at zero stays
+   * as it is (and 0 is returned): giving back never creates a key without an expiry or goes below zero.
+   */
+  decrement(key: string): Promise<number>;
   delete(key: string): Promise<void>;
 }
 
@@ -66,11 +72,25 @@ export class MemoryStore implements KeyValueStore {
     return Promise.resolve(next);
   }
 
+  decrement(key: string): Promise<number> {
+    const entry = this.#live(key);
+    const value = entry ? Number(entry.value) : 0;
+    if (!entry || value <= 0) return Promise.resolve(Math.max(0, value));
+    entry.value = String(value - 1);
+    return Promise.resolve(value - 1);
+  }
+
   delete(key: string): Promise<void> {
     this.#entries.delete(key);
     return Promise.resolve();
   }
 }
+
+/** Decrements KEYS[1] only when it holds a positive count; answers the count. */
+const DECREMENT_LIVE = `local value = tonumber(redis.call('GET', KEYS[1]))
+if value == nil then return 0 end
+if value <= 0 then return value end
+return redis.call('DECR', KEYS[1])`;
 
 /** Store over Upstash's REST API; every key carries the prefix so deployments can share a database. */
 export class UpstashStore implements KeyValueStore {
@@ -105,6 +125,12 @@ export class UpstashStore implements KeyValueStore {
       .expire(this.#prefix + key, ttlSeconds, "NX")
       .exec<[number, number]>();
     return count;
+  }
+
+  async decrement(key: string): Promise<number> {
+    // One script, so the check and the DECR are atomic: a bare DECR on a key that just expired
+    // would create it at -1 with no expiry.
+    return Number(await this.#redis.eval(DECREMENT_LIVE, [this.#prefix + key], []));
   }
 
   async delete(key: string): Promise<void> {
@@ -204,6 +230,23 @@ export class KvStore implements KeyValueStore {
         .set(["store", key], next, { expireIn: Math.max(1, next.exp - this.#now()) })
         .commit();
       if (result.ok) return Number(next.v);
+    }
+  }
+
+  decrement(key: string): Promise<number> {
+    return this.#exclusive(key, () => this.#decrement(key));
+  }
+
+  async #decrement(key: string): Promise<number> {
+    while (true) {
+      const { live, versionstamp } = await this.#read(key);
+      const value = live ? Number(live.v) : 0;
+      if (!live || value <= 0) return Math.max(0, value);
+      const next: KvEntry = { v: String(value - 1), exp: live.exp };
+      const result = await this.#kv.atomic().check({ key: ["store", key], versionstamp })
+        .set(["store", key], next, { expireIn: Math.max(1, next.exp - this.#now()) })
+        .commit();
+      if (result.ok) return value - 1;
     }
   }
 

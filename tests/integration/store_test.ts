@@ -27,6 +27,17 @@ async function contract(t: Deno.TestContext, store: KeyValueStore) {
     const counts = await Promise.all(Array.from({ length: 25 }, () => store.increment("counter", 60)));
     assert.deepEqual(counts.sort((a, b) => a - b), Array.from({ length: 25 }, (_, i) => i + 1));
   });
+
+  await t.step("gives back concurrently, never below zero, and never creates a counter", async () => {
+    await Promise.all(Array.from({ length: 5 }, () => store.increment("given-back", 60)));
+    const after = await Promise.all(Array.from({ length: 8 }, () => store.decrement("given-back")));
+    assert.deepEqual(after.sort((a, b) => a - b), [0, 0, 0, 0, 1, 2, 3, 4]);
+    assert.equal(await store.get("given-back"), "0");
+    assert.equal(await store.decrement("never-counted"), 0);
+    assert.equal(await store.get("never-counted"), null);
+    assert.equal(await store.increment("given-back", 60), 1);
+    await store.delete("given-back");
+  });
 }
 
 Deno.test("the in-memory store", (t) => contract(t, new MemoryStore()));
@@ -43,6 +54,14 @@ Deno.test("the Deno KV store", async (t) => {
       assert.equal(await store.get("short"), null);
       assert.equal(await store.increment("window", 1), 1);
       assert.equal(await store.setIfAbsent("short", "y", 1), true);
+    });
+    await t.step("a counter given back keeps its expiry", async () => {
+      assert.equal(await store.increment("kept", 1), 1);
+      assert.equal(await store.increment("kept", 1), 2);
+      assert.equal(await store.decrement("kept"), 1);
+      now += 1000;
+      assert.equal(await store.get("kept"), null);
+      assert.equal(await store.decrement("kept"), 0);
     });
   } finally {
     store.close();
@@ -63,6 +82,14 @@ Deno.test({
         const [keys] = await endpoint.redis.send([["KEYS", `${prefix}*`]]);
         assert.deepEqual((keys as string[]).sort(), [`${prefix}claim`, `${prefix}counter`]);
         const [ttl] = await endpoint.redis.send([["TTL", `${prefix}counter`]]);
+        assert.ok(typeof ttl === "number" && ttl > 0 && ttl <= 60, `ttl ${ttl}`);
+      });
+
+      await t.step("a counter given back keeps its expiry", async () => {
+        await store.increment("kept", 60);
+        await store.increment("kept", 60);
+        assert.equal(await store.decrement("kept"), 1);
+        const [ttl] = await endpoint.redis.send([["TTL", `${prefix}kept`]]);
         assert.ok(typeof ttl === "number" && ttl > 0 && ttl <= 60, `ttl ${ttl}`);
       });
 
