@@ -44,6 +44,11 @@ export interface JobContext {
   now: Date;
   requestId: string;
   messageId: string;
+  /**
+   * Identifies the signature this delivery came with. The message id header is not signed, so a
+   * replayed request with a new message id is recognised by its signature.
+   */
+  signatureId: string;
 }
 
 export interface JobOutcome {
@@ -56,7 +61,10 @@ interface Handler<T> {
   run(context: JobContext, payload: T): Promise<JobOutcome>;
 }
 
-/** Runs statements in one batch with the message id: a message seen before acts no more. */
+/**
+ * Runs statements in one batch with the message id and the signature's id: a message (or a signed
+ * request) seen before acts no more.
+ */
 async function once(
   context: JobContext,
   statements: BatchItem<"pg">[],
@@ -64,7 +72,10 @@ async function once(
   const { db } = context;
   try {
     const [, ...results] = await db.batch([
-      db.insert(processedMessages).values({ source: "jobs", messageId: context.messageId }),
+      db.insert(processedMessages).values([
+        { source: "jobs", messageId: context.messageId },
+        { source: "job-signatures", messageId: context.signatureId },
+      ]),
       ...statements,
     ]);
     return { duplicate: false, results };

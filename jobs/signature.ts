@@ -28,6 +28,12 @@ export async function signLikeQStash(options: { url: string; body: string; key: 
     .sign(new TextEncoder().encode(options.key));
 }
 
+/** A short, stable id of a signature (its SHA-256): every signing makes a new one (`jti`, `iat`). */
+export async function signatureDigest(signature: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(signature));
+  return `sig_${base64url.encode(new Uint8Array(digest))}`;
+}
+
 export interface SigningKeys {
   current: string;
   next: string;

@@ -1,14 +1,15 @@
 /**
  * Job callbacks (`POST /jobs/{name}`), delivered by QStash or the embedded dispatcher: the raw body
  * is verified against `Upstash-Signature` first (401 otherwise), the payload validated, and the
- * effect committed in one batch with the `Upstash-Message-Id`, so a second delivery is acknowledged
+ * effect committed in one batch with the `Upstash-Message-Id` and the signature's digest, so a
+ * second delivery (or a replay of a captured request under a new message id) is acknowledged
  * without acting. 2xx only once the batch commits; 5xx asks for a retry.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { JOB_NAMES } from "../jobs/dispatcher.ts";
 import { HANDLERS } from "../jobs/handlers.ts";
-import { verifyCallback } from "../jobs/signature.ts";
+import { signatureDigest, verifyCallback } from "../jobs/signature.ts";
 import type { App, AppEnv } from "./app.ts";
 import { json } from "./auth.ts";
 import { ApiError, errorResponses } from "./errors.ts";
@@ -53,6 +54,7 @@ export function registerJobs(app: App): void {
       url: signedUrl(c),
     });
     if (!valid) throw new ApiError("unauthorized", "Missing or invalid Upstash-Signature");
+    const signatureId = await signatureDigest(c.req.header("upstash-signature")!);
     const handler = HANDLERS[name];
     let parsed;
     try {
@@ -71,6 +73,7 @@ export function registerJobs(app: App): void {
       now: clock(),
       requestId: c.var.requestId,
       messageId: c.req.header("upstash-message-id") ?? crypto.randomUUID(),
+      signatureId,
     }, parsed.data);
     return c.json(result, 200);
   });

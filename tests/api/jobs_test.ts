@@ -19,11 +19,19 @@ async function deliver(
   testApp: TestApp,
   name: string,
   payload: unknown,
-  options: { key?: string; signedUrl?: string; messageId?: string; ageSeconds?: number; tamper?: boolean } = {},
+  options: {
+    key?: string;
+    signedUrl?: string;
+    messageId?: string;
+    ageSeconds?: number;
+    tamper?: boolean;
+    /** A signature captured from an earlier delivery, replayed as is. */
+    signature?: string;
+  } = {},
 ) {
   const url = `http://localhost/jobs/${name}`;
   const body = JSON.stringify(payload);
-  const signature = await signLikeQStash({
+  const signature = options.signature ?? await signLikeQStash({
     url: options.signedUrl ?? url,
     body,
     key: options.key ?? TEST_SIGNING_KEYS.current,
@@ -38,7 +46,7 @@ async function deliver(
     },
     body: options.tamper ? body.replace("}", ',"x":1}') : body,
   });
-  return { status: res.status, body: await res.json() };
+  return { status: res.status, body: await res.json(), signature };
 }
 
 Deno.test("jobs", async (t) => {
@@ -127,6 +135,21 @@ Deno.test("jobs", async (t) => {
         const audits = await db.select().from(auditEvents)
           .where(and(eq(auditEvents.entityId, lapsed.id), eq(auditEvents.action, "booking.expire")));
         assert.equal(audits.length, 1);
+        // A captured request replayed under a new (unsigned) message id is recognised by its signature.
+        const other = await insertBooking({
+          startsAt: new Date(NOW.getTime() + 30 * 60 * MINUTE),
+          status: "PENDING",
+          holdExpiresAt: new Date(NOW.getTime() - MINUTE),
+        });
+        const first = await deliver(testApp, "expire-holds", {}, { messageId: "m-sweep-1" });
+        assert.equal(first.body.outcome, "done");
+        assert.equal(await statusOf(other.id), "EXPIRED");
+        const replayed = await deliver(testApp, "expire-holds", {}, {
+          messageId: "m-sweep-forged",
+          signature: first.signature,
+        });
+        assert.equal(replayed.status, 200);
+        assert.equal(replayed.body.outcome, "duplicate");
         // A stale job (the booking is no longer pending) is acknowledged without acting.
         const stale = await deliver(testApp, "expire-hold", { booking_id: lapsed.id });
         assert.deepEqual(stale.body, { outcome: "noop", changed: 0 });
