@@ -358,22 +358,40 @@ export async function resetPassword(
   return (result.rows[0] as { id?: string } | undefined)?.id;
 }
 
+/** The mark of an account created by an invitation before its person chose a password (older code). */
+const INVITED_PASSWORD = "!invited";
+
 /**
- * Uses an invitation token: sets the invited professional's first password and marks the email
- * verified (the token reached it), with the audit event, in one statement. Returns the user id, or
- * undefined when the token is unknown, used or expired.
+ * Uses an invitation token of the older kind (a user token for an account created with the
+ * invitation, still without a password): sets its first password and marks the email verified
+ * (the token reached it), with the audit event, in one statement. The token is looked up first, so
+ * `hashPassword` (costly) runs only for one that can be used. Returns the user id, or undefined
+ * when the token is unknown, used or expired.
  */
 export async function acceptInvitation(
   db: Db,
   tokenHash: string,
-  passwordHash: string,
+  hashPassword: () => Promise<string>,
   context: AuditContext & { now: Date },
 ): Promise<string | undefined> {
   const now = context.now.toISOString();
+  const [usable] = await db.select({ id: userTokens.id }).from(userTokens)
+    .innerJoin(users, eq(users.id, userTokens.userId))
+    .where(and(
+      eq(userTokens.tokenHash, tokenHash),
+      eq(userTokens.purpose, "INVITATION"),
+      isNull(userTokens.usedAt),
+      sql`${userTokens.expiresAt} > ${now}`,
+      eq(users.passwordHash, INVITED_PASSWORD),
+      eq(users.active, true),
+    )).limit(1);
+  if (!usable) return undefined;
+  const passwordHash = await hashPassword();
   const result = await db.execute(sql`
     WITH used AS (${useTokenStatement(tokenHash, "INVITATION", now)}), accepted AS (
       UPDATE ${users} SET password_hash = ${passwordHash}, verified = true, updated_at = ${now}
-      FROM used WHERE ${users.id} = used.user_id AND ${users.active} RETURNING ${users.id}
+      FROM used WHERE ${users.id} = used.user_id AND ${users.active} AND ${users.passwordHash} = ${INVITED_PASSWORD}
+      RETURNING ${users.id}
     ), audited AS (${auditFromStatement("accepted", "auth.invitation_accepted", context)})
     SELECT id FROM accepted`);
   return (result.rows[0] as { id?: string } | undefined)?.id;

@@ -13,7 +13,10 @@ import { auditEvents, bookings, outbox, professionals, refunds, salons } from ".
 export type BookingRow = typeof bookings.$inferSelect;
 export type BookingInsert = typeof bookings.$inferInsert & { id: string };
 
-/** The statement that expires lapsed holds of a professional overlapping a range, auditing each. */
+/**
+ * The statement that expires lapsed holds overlapping a range of the person who serves as this
+ * professional (at any salon: the constraint compares persons), auditing each.
+ */
 function expireLapsedHolds(
   db: Db,
   professionalId: string,
@@ -25,7 +28,8 @@ function expireLapsedHolds(
   return db.execute(sql`
     WITH expired AS (
       UPDATE ${bookings} SET status = 'EXPIRED', updated_at = ${at}
-      WHERE professional_id = ${professionalId} AND status = 'PENDING' AND hold_expires_at <= ${at}
+      WHERE person_id = (SELECT coalesce(p.user_id, p.id) FROM ${professionals} p WHERE p.id = ${professionalId})
+        AND status = 'PENDING' AND hold_expires_at <= ${at}
         AND tstzrange(block_starts_at, block_ends_at, '[)')
           && tstzrange(${range.start.toISOString()}::timestamptz, ${range.end.toISOString()}::timestamptz, '[)')
       RETURNING id

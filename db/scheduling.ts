@@ -129,14 +129,20 @@ export async function loadSchedule(
         lte(salonClosures.startDate, options.toDate),
         gte(salonClosures.endDate, options.fromDate),
       )),
+    // Busy by person: the bookings of whoever serves as each professional (their account, at any
+    // salon; an unlinked record is its own person), reported under the professional asked about.
+    // This is what the exclusion constraint compares, so no slot is offered that it would refuse.
     db.select({
-      professionalId: bookings.professionalId,
+      professionalId: professionals.id,
       startsAt: bookings.blockStartsAt,
       endsAt: bookings.blockEndsAt,
-    }).from(bookings).where(and(
-      inArray(bookings.professionalId, ids),
-      // Bounds on starts_at let the (professional_id, starts_at) index do the work: a block starts
-      // at most MAX_BUFFER before its booking and a booking lasts at most MAX_DURATION.
+    }).from(bookings).innerJoin(
+      professionals,
+      eq(bookings.personId, sql`coalesce(${professionals.userId}, ${professionals.id})`),
+    ).where(and(
+      inArray(professionals.id, ids),
+      // Bounds on starts_at let the (person_id, starts_at) index do the work: a block starts at
+      // most MAX_BUFFER before its booking and a booking lasts at most MAX_DURATION.
       lt(bookings.startsAt, new Date(options.busyTo.getTime() + MAX_BUFFER_MS)),
       gt(bookings.startsAt, new Date(options.busyFrom.getTime() - MAX_DURATION_MS - MAX_BUFFER_MS)),
       lt(bookings.blockStartsAt, options.busyTo),

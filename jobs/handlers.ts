@@ -114,7 +114,9 @@ const ACCOUNT_TEMPLATES: Record<string, { template: TemplateName; validMinutes: 
 };
 
 interface Plan {
-  userId: string;
+  /** The recipient's account; null for someone reached at `address` (an invitation before it is accepted). */
+  userId: string | null;
+  address?: string;
   bookingId: string | null;
   template: TemplateName;
   locale: string;
@@ -127,6 +129,7 @@ interface Plan {
 function rowsOf(plan: Plan, dedupe: string): NotificationInsert[] {
   return plan.channels.map((channel) => ({
     userId: plan.userId,
+    address: plan.address ?? null,
     channel,
     template: plan.template,
     locale: plan.locale,
@@ -187,19 +190,35 @@ async function bookingPlan(
 async function planForOutbox(db: Db, topic: string, payload: Record<string, unknown>): Promise<Plan | null> {
   const account = ACCOUNT_TEMPLATES[topic];
   if (account) {
-    const user = await recipient(db, String(payload.user_id));
-    if (!user) return null;
-    const locale = chooseLocale(user.locale, null);
+    let to: { userId: string | null; address?: string; name: string; locale: ReturnType<typeof chooseLocale> };
+    if (typeof payload.user_id === "string") {
+      const user = await recipient(db, payload.user_id);
+      if (!user) return null;
+      to = { userId: user.id, name: user.fullName, locale: chooseLocale(user.locale, null) };
+    } else if (typeof payload.to === "string") {
+      // An invitation goes to the address the salon typed: no account is read (or tied to the
+      // message) before the person accepts; the salon's language and name for them are used.
+      to = {
+        userId: null,
+        address: payload.to,
+        name: typeof payload.display_name === "string" ? payload.display_name : payload.to,
+        locale: chooseLocale(null, typeof payload.locale === "string" ? payload.locale : null),
+      };
+    } else {
+      return null;
+    }
+    const locale = to.locale;
     const facts: AccountFacts = {
       kind: "account",
-      recipientName: user.fullName,
+      recipientName: to.name,
       code: String(payload.token),
       validMinutes: account.validMinutes,
       ...(payload.salon_name ? { salonName: String(payload.salon_name) } : {}),
     };
     // Account messages are transactional: they go by email whatever the preferences.
     return {
-      userId: user.id,
+      userId: to.userId,
+      ...(to.address !== undefined ? { address: to.address } : {}),
       bookingId: null,
       template: account.template,
       locale,

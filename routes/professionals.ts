@@ -1,26 +1,36 @@
 /**
- * Professionals: an owner adds one to their salon by email (linking an account or inviting the
- * person), edits and deactivates them; a professional edits their own profile; anyone reads
- * active ones.
+ * Professionals: an owner adds one to their salon by inviting an email (the person links their
+ * account, or makes one, by accepting), edits and deactivates them; a professional edits their own
+ * profile; anyone reads active ones. Inviting never reveals whether the email has an account.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { hashToken, newOpaqueToken } from "../adapters/tokens.ts";
 import { acceptInvitation, findUserByEmail } from "../db/auth.ts";
-import { isUniqueViolation } from "../db/errors.ts";
+import { isUniqueViolation, pgErrorOf } from "../db/errors.ts";
 import {
-  addProfessional,
+  acceptProfessionalInvitation,
+  findPendingInvitation,
   findProfessional,
+  type InvitedAccount,
+  inviteProfessional,
+  lastInvitationEmail,
+  linkConflicts,
   listProfessionals,
+  type NewInvitation,
   type ProfessionalRecord,
   type ProfessionalRow,
+  reinviteProfessional,
+  salonProfessionalForEmail,
   updateProfessional,
 } from "../db/professionals.ts";
+import { passwordProblems } from "../domain/credentials.ts";
+import { MESSAGE_BUDGETS } from "../domain/message_limits.ts";
 import type { App, AppEnv } from "./app.ts";
-import { showDevMail } from "./dev_mail.ts";
-import { auditContext, json, newPasswordSchema, optionalUser, problem401, requireUser, unauthorized } from "./auth.ts";
+import { auditContext, json, optionalUser, problem401, requireUser, unauthorized } from "./auth.ts";
 import { ApiError, bodyErrorResponses, errorResponses, forbidden, notFound, problem403, problem409 } from "./errors.ts";
-import { managedSalon, managesSalon } from "./ownership.ts";
+import { rateLimited, rateWindow } from "./rate_limit.ts";
+import { managedSalon, managesSalon, requirePermission } from "./ownership.ts";
 import { decodeCursor, encodeCursor, listSchema, pageQuery } from "./pagination.ts";
 import { optionalBearer } from "./salons.ts";
 import { booleanQuery, emailSchema, idParam } from "./schemas.ts";
@@ -63,8 +73,16 @@ const updateBody = z.object({
     description: "A professional may change their name, specialties and bio; the rest is the salon's",
   });
 
-const acceptBody = z.object({ token: z.string().min(1).max(512), password: newPasswordSchema }).strict()
-  .openapi("InvitationAccept");
+const acceptBody = z.object({
+  token: z.string().min(1).max(512),
+  password: z.string().min(1).max(1024).openapi({
+    description: "The password of your account with the invited email; without one, the password of the " +
+      "account this creates (8 to 128 characters with a lower-case letter, an upper-case letter and a digit)",
+    example: "Secret123",
+  }),
+  full_name: z.string().trim().min(1).max(200).optional()
+    .openapi({ description: "For a new account; the salon's display name for you when absent" }),
+}).strict().openapi("InvitationAccept");
 
 export const professionalSchema = z.object({
   id: z.uuid(),
@@ -81,9 +99,19 @@ export const professionalSchema = z.object({
   updated_at: z.string(),
 }).openapi("Professional");
 
+const invitationSchema = z.object({
+  email: z.string().openapi({ example: "ana@example.com" }),
+  expires_at: z.string().openapi({
+    description: "The invitation works once, until then",
+    example: "2026-03-15T15:00:00Z",
+  }),
+}).openapi("ProfessionalInvitation");
+
 const createdSchema = professionalSchema.extend({
-  invited: z.boolean().openapi({ description: "True when a new account was created and an invitation sent" }),
-}).openapi("ProfessionalCreated");
+  invitation: invitationSchema,
+}).openapi("ProfessionalCreated", {
+  description: "Added unlinked (`user_id` null) until the person accepts the invitation sent to the email",
+});
 
 /** Shapes a professional for the API; the commission only for those allowed to see it. */
 export function toProfessional(row: ProfessionalRow, showPrivate: boolean): z.infer<typeof professionalSchema> {
@@ -123,16 +151,38 @@ const create = createRoute({
   method: "post",
   path: "/api/v1/professionals",
   operationId: "addProfessional",
-  summary: "Add a professional to your salon by email: links their account or invites them",
+  summary: "Add a professional to your salon: invites the email; the person links their account by accepting",
+  description: "The answer is the same whether or not the email has an account. Invitations are limited per " +
+    "recipient and per caller (429).",
   tags,
   middleware: [requireUser] as const,
   request: { body: { required: true, ...json(createBody) } },
   responses: {
-    201: { description: "Added; `Location` names the professional", ...json(createdSchema) },
+    201: { description: "Added and invited; `Location` names the professional", ...json(createdSchema) },
     401: problem401,
     403: problem403,
-    409: problem409,
+    409: {
+      description: "The salon already has a professional with this email, or one invited to it",
+      content: problem409.content,
+    },
     ...bodyErrorResponses,
+  },
+});
+
+const reinvite = createRoute({
+  method: "post",
+  path: "/api/v1/professionals/{id}/invitation",
+  operationId: "reinviteProfessional",
+  summary: "Send a professional who has not accepted yet a new invitation (earlier ones stop working)",
+  tags,
+  middleware: [requireUser] as const,
+  request: { params: idParam },
+  responses: {
+    202: { description: "Sent", ...json(invitationSchema) },
+    401: problem401,
+    403: problem403,
+    409: { description: "The professional has accepted already", content: problem409.content },
+    ...errorResponses,
   },
 });
 
@@ -198,12 +248,98 @@ const accept = createRoute({
   method: "post",
   path: "/api/v1/auth/invitation/accept",
   operationId: "acceptInvitation",
-  summary: "Choose a password with the token of a salon's invitation; then sign in",
+  summary: "Accept a salon's invitation with its token: links your account with the invited email, or makes one",
+  description: "With an account for the invited email, `password` must be its password (a client becomes a " +
+    "professional; other roles stay); without one, the account is made with this password. The token works once.",
   tags: ["Auth"],
   security: [],
   request: { body: { required: true, ...json(acceptBody) } },
-  responses: { 204: { description: "Accepted: sign in with the email and this password" }, ...bodyErrorResponses },
+  responses: {
+    204: { description: "Accepted: sign in with the invited email and the password" },
+    401: { description: "Not the password of the account with this email", content: problem401.content },
+    403: { description: "The account with this email is deactivated", content: problem403.content },
+    409: {
+      description: "You already work at this salon, or its bookings overlap yours elsewhere; nothing changed",
+      content: problem409.content,
+    },
+    ...bodyErrorResponses,
+  },
 });
+
+const MINUTE_MS = 60_000;
+
+/**
+ * Spends one invitation from the caller's and then the recipient's budget, or refuses with 429.
+ * The recipient's budget counts every invitation to the address, with or without an account, so a
+ * refusal says nothing about one. The address is keyed by its hash: no email is kept in the store.
+ * Fails closed (503) when the store cannot count.
+ */
+async function spendInvitationBudget(c: Context<AppEnv>, email: string): Promise<void> {
+  const deps = c.var.services;
+  const budget = MESSAGE_BUDGETS.professional_invitation;
+  const recipient = await hashToken(email);
+  const windows = [
+    ...budget.perCaller.map((w) => ({
+      w,
+      name: "invite-caller",
+      id: c.var.auth!.userId,
+      what: "invitations from you",
+    })),
+    ...budget.perRecipient.map((w) => ({
+      w,
+      name: "invite-recipient",
+      id: recipient,
+      what: "invitations to this address",
+    })),
+  ];
+  for (const { w, name, id, what } of windows) {
+    let decision;
+    try {
+      decision = await rateWindow(deps, {
+        name,
+        id,
+        limit: w.limit,
+        count: true,
+        windowMs: w.windowMinutes * MINUTE_MS,
+      });
+    } catch (error) {
+      deps.logger.error("invitation limit unavailable: invitation refused", { error: String(error) });
+      throw new ApiError("unavailable", "Cannot send invitations right now: nothing was changed, try again shortly", {
+        headers: { "Retry-After": "5" },
+      });
+    }
+    if (!decision.allowed) {
+      throw rateLimited(decision, `${what} (at most ${w.limit} in ${formatWindow(w.windowMinutes)})`);
+    }
+  }
+}
+
+function formatWindow(minutes: number): string {
+  if (minutes % (24 * 60) === 0) return minutes === 24 * 60 ? "24 hours" : `${minutes / (24 * 60)} days`;
+  if (minutes % 60 === 0) return minutes === 60 ? "1 hour" : `${minutes / 60} hours`;
+  return `${minutes} minutes`;
+}
+
+async function newInvitation(now: Date): Promise<NewInvitation> {
+  const token = newOpaqueToken();
+  return {
+    token,
+    tokenHash: await hashToken(token),
+    expiresAt: new Date(now.getTime() + INVITATION_SECONDS * 1000),
+  };
+}
+
+function invalidInvitation(): ApiError {
+  return new ApiError("validation", "The invitation is unknown, used or expired: ask the salon for a new one", {
+    errors: [{ path: "token", message: "is unknown, used or expired" }],
+  });
+}
+
+/** True for what Postgres raises when the exclusion constraint refuses (or a deadlock breaks) a write. */
+function isOverlap(error: unknown): boolean {
+  const code = pgErrorOf(error)?.code;
+  return code === "23P01" || code === "40P01";
+}
 
 /** Registers the professional routes. */
 export function registerProfessionals(app: App): void {
@@ -212,54 +348,68 @@ export function registerProfessionals(app: App): void {
     const { database, now } = c.var.services;
     const db = database.db;
     const salon = await managedSalon(c, db, body.salon_id, "professionals:manage");
-    const existing = await findUserByEmail(db, body.email);
-    if (existing && !existing.active) {
-      throw new ApiError("conflict", "This account is deactivated: ask an admin to reactivate it first", {
-        errors: [{ path: "email", message: "belongs to a deactivated account" }],
-      });
-    }
-    let invitation;
-    if (!existing) {
-      const token = newOpaqueToken();
-      invitation = {
-        token,
-        tokenHash: await hashToken(token),
-        expiresAt: new Date(now().getTime() + INVITATION_SECONDS * 1000),
-      };
-    }
-    let row;
-    try {
-      row = await addProfessional(db, {
-        salonId: salon.id,
-        salonName: salon.name,
-        email: body.email,
-        existing,
-        invitation,
-        actorId: c.var.auth!.userId,
-        fields: {
-          displayName: body.display_name,
-          specialties: body.specialties,
-          bio: body.bio ?? null,
-          licenseNumber: body.license_number ?? null,
-          commissionBasisPoints: Math.round(body.commission_percent * 100),
+    // Judged from the salon's own records only: whether the email has an account is never read here.
+    const existing = await salonProfessionalForEmail(db, salon.id, body.email);
+    if (existing) {
+      throw new ApiError(
+        "conflict",
+        existing.linked
+          ? `This email belongs to a professional of this salon already (${existing.id})`
+          : `This salon has invited this email already (${existing.id}): send a new invitation with POST /api/v1/professionals/${existing.id}/invitation`,
+        {
+          errors: [{
+            path: "email",
+            message: existing.linked ? "is a professional of this salon" : "is invited already",
+          }],
         },
-      }, auditContext(c));
-    } catch (error) {
-      if (isUniqueViolation(error, "professionals_user_salon_key")) {
-        throw new ApiError("conflict", "This person is already a professional of this salon", {
-          errors: [{ path: "email", message: "is already a professional of this salon" }],
-        });
-      }
-      if (isUniqueViolation(error, "users_email_key")) {
-        throw new ApiError("conflict", "The account was created at the same moment: try again");
-      }
-      throw error;
+      );
     }
-    if (invitation) {
-      showDevMail(c, { topic: "email.professional_invitation", to: body.email, code: invitation.token });
-    }
+    await spendInvitationBudget(c, body.email);
+    const invitation = await newInvitation(now());
+    const row = await inviteProfessional(db, {
+      salon: { id: salon.id, name: salon.name, locale: salon.locale },
+      email: body.email,
+      invitation,
+      actorId: c.var.auth!.userId,
+      fields: {
+        displayName: body.display_name,
+        specialties: body.specialties,
+        bio: body.bio ?? null,
+        licenseNumber: body.license_number ?? null,
+        commissionBasisPoints: Math.round(body.commission_percent * 100),
+      },
+    }, auditContext(c));
     c.header("Location", `/api/v1/professionals/${row.id}`);
-    return c.json({ ...toProfessional(row, true), invited: invitation !== undefined }, 201);
+    return c.json({
+      ...toProfessional(row, true),
+      invitation: { email: body.email, expires_at: invitation.expiresAt.toISOString() },
+    }, 201);
+  });
+
+  app.openapi(reinvite, async (c) => {
+    const { id } = c.req.valid("param");
+    const { database, now } = c.var.services;
+    const db = database.db;
+    const auth = requirePermission(c, "professionals:manage");
+    const record = await findProfessional(db, id);
+    if (!record || !managesSalon(auth, record.salon)) throw notFound("professional");
+    if (record.professional.userId !== null) {
+      throw new ApiError("conflict", "This professional has accepted already: there is nothing to resend");
+    }
+    const email = await lastInvitationEmail(db, id);
+    if (!email) throw new ApiError("conflict", "This professional was never invited: add them again by email");
+    const salon = record.salon;
+    await spendInvitationBudget(c, email);
+    const invitation = await newInvitation(now());
+    await reinviteProfessional(db, {
+      professional: record.professional,
+      salon: { id: salon.id, name: salon.name, locale: salon.locale },
+      email,
+      invitation,
+      actorId: auth.userId,
+      now: now(),
+    }, auditContext(c));
+    return c.json({ email, expires_at: invitation.expiresAt.toISOString() }, 202);
   });
 
   app.openapi(list, async (c) => {
@@ -340,16 +490,83 @@ export function registerProfessionals(app: App): void {
   app.openapi(accept, async (c) => {
     const body = c.req.valid("json");
     const { database, passwords, now } = c.var.services;
-    const hash = await passwords.hash(body.password);
-    const userId = await acceptInvitation(database.db, await hashToken(body.token), hash, {
-      ...auditContext(c),
-      now: now(),
-    });
-    if (!userId) {
-      throw new ApiError("validation", "The invitation is unknown, used or expired: ask the salon for a new one", {
-        errors: [{ path: "token", message: "is unknown, used or expired" }],
+    const db = database.db;
+    const at = now();
+    const tokenHash = await hashToken(body.token);
+    // The token first: an unknown one costs a lookup, never a password hash.
+    const invitation = await findPendingInvitation(db, tokenHash, at);
+    if (!invitation) {
+      // Invitations of the older kind came with an account still without a password.
+      const userId = await acceptInvitation(db, tokenHash, () => passwords.hash(body.password), {
+        ...auditContext(c),
+        now: at,
       });
+      if (!userId) throw invalidInvitation();
+      return c.body(null, 204);
     }
+    const user = await findUserByEmail(db, invitation.email);
+    if (user && !user.active) throw forbidden("The account with the invited email is deactivated");
+    let account: InvitedAccount;
+    if (!user) {
+      const problems = passwordProblems(body.password);
+      if (problems.length > 0) {
+        throw new ApiError("validation", "Choose a password for your new account: see errors", {
+          errors: problems.map((message) => ({ path: "password", message })),
+        });
+      }
+      account = {
+        kind: "new",
+        id: crypto.randomUUID(),
+        passwordHash: await passwords.hash(body.password),
+        fullName: body.full_name ?? invitation.professional.displayName,
+      };
+    } else if (!user.passwordHash.startsWith("$argon2")) {
+      // An account an older invitation made, whose person never chose a password: the token proves
+      // the mailbox as that invitation's would have.
+      account = { kind: "existing", id: user.id, passwordHash: await passwords.hash(body.password) };
+    } else {
+      if (!(await passwords.verify(user.passwordHash, body.password))) {
+        throw new ApiError("unauthorized", "This is not the password of your account with the invited email", {
+          errors: [{ path: "password", message: "is not the account's password" }],
+        });
+      }
+      account = { kind: "existing", id: user.id };
+    }
+    let result;
+    try {
+      result = await acceptProfessionalInvitation(db, {
+        invitationId: invitation.id,
+        email: invitation.email,
+        account,
+      }, { ...auditContext(c), now: at });
+    } catch (error) {
+      if (isOverlap(error)) {
+        const clashes = await linkConflicts(db, invitation.professional.id, account.id);
+        throw new ApiError(
+          "conflict",
+          `${invitation.salon.name} has bookings with you at times you are booked at another salon: ` +
+            "ask the salon to move them, then accept again",
+          {
+            errors: (clashes.length > 0 ? clashes : [null]).map((startsAt) => ({
+              path: "token",
+              message: startsAt
+                ? `the salon's booking at ${startsAt.toISOString()} overlaps one of yours`
+                : "a booking of the salon overlaps one of yours",
+            })),
+          },
+        );
+      }
+      if (isUniqueViolation(error, "professionals_user_salon_key")) {
+        throw new ApiError("conflict", `You are a professional of ${invitation.salon.name} already`, {
+          errors: [{ path: "token", message: "is for a salon you work at already" }],
+        });
+      }
+      if (isUniqueViolation(error, "users_email_key")) {
+        throw new ApiError("conflict", "An account with this email was created at the same moment: try again");
+      }
+      throw error;
+    }
+    if (!result.linked) throw invalidInvitation();
     return c.body(null, 204);
   });
 }

@@ -4,7 +4,7 @@ import { eq } from "drizzle-orm";
 import { auditEvents, availabilityRules } from "../../db/schema.ts";
 import { apiClient } from "../support/api.ts";
 import { makeTestApp } from "../support/app.ts";
-import { makeProfessional, makeSalon } from "../support/catalog.ts";
+import { makeLinkedProfessional, makeSalon } from "../support/catalog.ts";
 import { makeUser } from "../support/users.ts";
 
 Deno.test("availability", async (t) => {
@@ -17,8 +17,8 @@ Deno.test("availability", async (t) => {
   const colleague = await makeUser(testApp, "PROFESSIONAL");
   const client = await makeUser(testApp, "CLIENT");
   const salon = await makeSalon(send, owner, { time_zone: "Europe/Lisbon", currency: "EUR" });
-  const pro = await makeProfessional(send, owner, salon.id, { email: person.email });
-  const other = await makeProfessional(send, owner, salon.id, { email: colleague.email });
+  const pro = await makeLinkedProfessional(testApp, send, owner, salon.id, person);
+  const other = await makeLinkedProfessional(testApp, send, owner, salon.id, colleague);
   const week = [
     { day_of_week: 1, start: "09:00", end: "12:00" },
     { day_of_week: 1, start: "12:00", end: "18:00" },

@@ -6,7 +6,7 @@ import { auditEvents, bookings, cancellationPolicies, cancellationPolicyTiers } 
 import { loadActivePolicyTiers } from "../../db/policies.ts";
 import { apiClient } from "../support/api.ts";
 import { makeTestApp } from "../support/app.ts";
-import { makeProfessional, makeSalon, makeService } from "../support/catalog.ts";
+import { makeLinkedProfessional, makeSalon, makeService } from "../support/catalog.ts";
 import { makeUser, type SignedInUser } from "../support/users.ts";
 
 const HOUR = 3_600_000;
@@ -278,8 +278,8 @@ Deno.test("cancellation policies", async (t) => {
     await t.step("quotes use the booking's copy of the policy, by the hours left", async (step) => {
       const quoteOwner = await makeUser(testApp, "SALON_OWNER");
       const shop = await makeSalon(send, quoteOwner);
-      const professional = await makeProfessional(send, quoteOwner, shop.id, { email: stylist.email });
-      await makeProfessional(send, quoteOwner, shop.id, { email: colleague.email });
+      const professional = await makeLinkedProfessional(testApp, send, quoteOwner, shop.id, stylist);
+      await makeLinkedProfessional(testApp, send, quoteOwner, shop.id, colleague);
       const service = await makeService(send, quoteOwner, shop.id, { professional_ids: [professional.id] });
       const policy = await createPolicy(quoteOwner, shop.id);
       const loaded = await loadActivePolicyTiers(db, shop.id);
