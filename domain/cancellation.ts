@@ -130,12 +130,25 @@ export interface CancellationQuote {
   refund: number;
 }
 
+/** The tier fee with this many hours left: round-half-up(price * bp / 10000) + fixed, capped at the price; 0 without a tier. */
+function tierFee(
+  tiers: readonly PolicyTier[] | null,
+  price: number,
+  hoursBefore: number,
+): { tierIndex: number | null; fee: number } {
+  const tierIndex = tiers === null ? null : tierIndexFor(tiers, hoursBefore);
+  const tier = tierIndex === null ? null : tiers![tierIndex];
+  const fee = tier === null ? 0 : Math.min(price, shareOf(price, tier.feeBasisPoints) + tier.feeFixedAmount);
+  return { tierIndex, fee };
+}
+
 /**
  * Client cancellations pay the tier matching the hours left (min <= hours < max; hours are
- * fractional, (startsAt-now)/3.6e6), fee = round-half-up(price * bp / 10000) + fixed, capped at the
- * price; refund = max(0, paid - fee). No policy (null tiers) → fee 0. After the start (now >= startsAt)
- * a client cannot cancel: allowed false with a reason that points to the salon. Salon (and system)
- * cancellations: fee 0, refund = paid, allowed any time.
+ * fractional, (startsAt-now)/3.6e6), fee = round-half-up(price * bp / 10000) + fixed, but at least
+ * the fee a reschedule carried over (`carriedFee`, see `decideReschedule`), capped at the price;
+ * refund = max(0, paid - fee). No policy (null tiers) → only the carried fee. After the start
+ * (now >= startsAt) a client cannot cancel: allowed false with a reason that points to the salon.
+ * Salon (and system) cancellations: fee 0, refund = paid, allowed any time, whatever was carried.
  *
  * A refused quote charges and refunds nothing (fee 0, refund 0, no tier): nothing happens. Salon and
  * system quotes name no tier either, since none applies. Tiers that leave the hours left uncovered
@@ -149,6 +162,8 @@ export function quoteCancellation(
     startsAt: number;
     now: number;
     by: "CLIENT" | "SALON" | "SYSTEM";
+    /** The least a client's cancellation costs, carried by earlier reschedules inside a fee tier; default 0. */
+    carriedFee?: number;
   },
 ): CancellationQuote {
   const hoursBefore = (input.startsAt - input.now) / MS_PER_HOUR;
@@ -163,10 +178,87 @@ export function quoteCancellation(
       refund: 0,
     };
   }
-  const tierIndex = input.tiers === null ? null : tierIndexFor(input.tiers, hoursBefore);
-  const tier = tierIndex === null ? null : input.tiers![tierIndex];
-  const fee = tier === null
-    ? 0
-    : Math.min(input.price, shareOf(input.price, tier.feeBasisPoints) + tier.feeFixedAmount);
+  const { tierIndex, fee: atTier } = tierFee(input.tiers, input.price, hoursBefore);
+  const fee = Math.min(input.price, Math.max(atTier, input.carriedFee ?? 0));
   return { allowed: true, hoursBefore, tierIndex, fee, refund: Math.max(0, input.paid - fee) };
+}
+
+/**
+ * What a client's reschedule inside a fee tier does, per policy: CHARGE carries that tier's fee onto
+ * the booking (cancelling later costs at least it); REFUSE refuses the move. Copies of a policy made
+ * before the rule existed mean CHARGE.
+ */
+export const RESCHEDULE_RULES = ["CHARGE", "REFUSE"] as const;
+export type RescheduleRule = typeof RESCHEDULE_RULES[number];
+
+export type RescheduleDecision =
+  | {
+    allowed: true;
+    hoursBefore: number;
+    tierIndex: number | null;
+    /** The fee of the tier the move happens in (0 for the salon, in a free tier, or without a policy). */
+    feeAtMove: number;
+    /** The booking's carried fee after the move: never lower than before, never above the price. */
+    carriedFee: number;
+    /** The most a later client cancellation can still give back of what was paid. */
+    refundable: number;
+  }
+  | { allowed: false; reason: string; hoursBefore: number; tierIndex: number | null; feeAtMove: number };
+
+/**
+ * Whether a reschedule may happen now, and the fee it carries. The fee is decided at the moment of
+ * the change, from the hours left before the booking's CURRENT start, so moving a booking far away
+ * never escapes the tier it was in:
+ * - the salon (or the system) moves for free at any time and adds nothing; what the client's own
+ *   moves carried stays;
+ * - a client cannot move a booking at or after its start (a no-show cannot be turned into a
+ *   cancellation with a refund);
+ * - a client inside a tier with a fee: REFUSE refuses; CHARGE allows and sets the carried fee to
+ *   max(carried so far, that tier's fee), capped at the price;
+ * - a client in a free tier (or without a policy) moves freely, keeping what was carried.
+ */
+export function decideReschedule(
+  input: {
+    tiers: readonly PolicyTier[] | null;
+    rule: RescheduleRule;
+    price: number;
+    paid: number;
+    startsAt: number;
+    now: number;
+    by: "CLIENT" | "SALON" | "SYSTEM";
+    carriedFee: number;
+  },
+): RescheduleDecision {
+  const hoursBefore = (input.startsAt - input.now) / MS_PER_HOUR;
+  const kept = Math.min(input.price, Math.max(0, input.carriedFee));
+  const allowed = (tierIndex: number | null, feeAtMove: number, carriedFee: number): RescheduleDecision => ({
+    allowed: true,
+    hoursBefore,
+    tierIndex,
+    feeAtMove,
+    carriedFee,
+    refundable: Math.max(0, input.paid - carriedFee),
+  });
+  if (input.by !== "CLIENT") return allowed(null, 0, kept);
+  if (input.now >= input.startsAt) {
+    return {
+      allowed: false,
+      reason: "the booking has already started: a client cannot move it any more, please contact the salon",
+      hoursBefore,
+      tierIndex: null,
+      feeAtMove: 0,
+    };
+  }
+  const { tierIndex, fee } = tierFee(input.tiers, input.price, hoursBefore);
+  if (fee === 0) return allowed(tierIndex, 0, kept);
+  if (input.rule === "REFUSE") {
+    return {
+      allowed: false,
+      reason: "the cancellation policy refuses a client's reschedule while a cancellation fee applies",
+      hoursBefore,
+      tierIndex,
+      feeAtMove: fee,
+    };
+  }
+  return allowed(tierIndex, fee, Math.max(kept, fee));
 }

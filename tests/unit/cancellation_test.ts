@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { type PolicyTier, quoteCancellation, tierIndexFor, tierProblems } from "../../domain/cancellation.ts";
+import {
+  decideReschedule,
+  type PolicyTier,
+  quoteCancellation,
+  type RescheduleRule,
+  tierIndexFor,
+  tierProblems,
+} from "../../domain/cancellation.ts";
 
 const HOUR = 3_600_000;
 const START = Date.UTC(2026, 5, 10, 15);
@@ -199,5 +206,186 @@ Deno.test("property: tiers have no problems exactly when every hour left matches
       assert.equal(tierProblems(tiers).length === 0, everyHourOnce, JSON.stringify(tiers));
     }),
     { seed: 5, numRuns: 1000 },
+  );
+});
+
+/** The whole price inside 24 h, free before: the policy of the reported attack. */
+const STRICT = [tier(0, 24, 10000), tier(24, null)];
+
+Deno.test("a client's reschedule inside a fee tier", async (t) => {
+  const move = (
+    msBefore: number,
+    options: { by?: "CLIENT" | "SALON" | "SYSTEM"; rule?: RescheduleRule; carried?: number; tiers?: PolicyTier[] } = {},
+  ) =>
+    decideReschedule({
+      tiers: options.tiers ?? STRICT,
+      rule: options.rule ?? "CHARGE",
+      price: 20000,
+      paid: 5000,
+      startsAt: START,
+      now: START - msBefore,
+      by: options.by ?? "CLIENT",
+      carriedFee: options.carried ?? 0,
+    });
+
+  await t.step("the reported attack: moved an hour before to a week later, cancelling still costs the tier", () => {
+    const moved = move(HOUR);
+    assert.deepEqual(moved, {
+      allowed: true,
+      hoursBefore: 1,
+      tierIndex: 0,
+      feeAtMove: 20000,
+      carriedFee: 20000,
+      refundable: 0,
+    });
+    // A week away the tier is free, but the carried fee stays the least cancelling costs.
+    const newStart = START + 7 * 24 * HOUR;
+    const cancel = quoteCancellation({
+      tiers: STRICT,
+      price: 20000,
+      paid: 5000,
+      startsAt: newStart,
+      now: START - HOUR + 60_000,
+      by: "CLIENT",
+      carriedFee: moved.allowed ? moved.carriedFee : 0,
+    });
+    assert.deepEqual([cancel.tierIndex, cancel.fee, cancel.refund], [1, 20000, 0]);
+  });
+
+  await t.step("REFUSE refuses inside a fee tier and allows outside it", () => {
+    const refused = move(HOUR, { rule: "REFUSE" });
+    assert.equal(refused.allowed, false);
+    assert.equal(refused.feeAtMove, 20000);
+    assert.match(refused.allowed ? "" : refused.reason, /refuses a client's reschedule/);
+    assert.deepEqual(move(48 * HOUR, { rule: "REFUSE" }), {
+      allowed: true,
+      hoursBefore: 48,
+      tierIndex: 1,
+      feeAtMove: 0,
+      carriedFee: 0,
+      refundable: 5000,
+    });
+  });
+
+  await t.step("a client cannot move a booking at or after its start (the no-show dodge)", () => {
+    for (const msBefore of [0, -15_000, -2 * HOUR]) {
+      const late = move(msBefore);
+      assert.equal(late.allowed, false, String(msBefore));
+      assert.match(late.allowed ? "" : late.reason, /already started/);
+    }
+    assert.equal(move(1).allowed, true); // a millisecond before the start
+  });
+
+  await t.step("the salon moves for free at any time, keeping what the client's moves carried", () => {
+    for (const by of ["SALON", "SYSTEM"] as const) {
+      assert.deepEqual(move(HOUR, { by }), {
+        allowed: true,
+        hoursBefore: 1,
+        tierIndex: null,
+        feeAtMove: 0,
+        carriedFee: 0,
+        refundable: 5000,
+      });
+      const after = move(-HOUR, { by, rule: "REFUSE", carried: 3000 });
+      assert.deepEqual(after.allowed ? [after.feeAtMove, after.carriedFee] : null, [0, 3000]);
+    }
+  });
+
+  await t.step("a free tier or no policy carries nothing new and keeps the old carried fee", () => {
+    const free = move(72 * HOUR, { carried: 4000 });
+    assert.deepEqual(free.allowed ? [free.feeAtMove, free.carriedFee, free.refundable] : null, [0, 4000, 1000]);
+    const none = decideReschedule({
+      tiers: null,
+      rule: "REFUSE",
+      price: 20000,
+      paid: 0,
+      startsAt: START,
+      now: START - HOUR,
+      by: "CLIENT",
+      carriedFee: 0,
+    });
+    assert.deepEqual(none.allowed ? none.carriedFee : null, 0);
+  });
+
+  await t.step("the carried fee is the highest tier fee met, capped at the price", () => {
+    const tiers = [tier(0, 2, 10000, 5000), tier(2, 24, 2500), tier(24, null)];
+    const first = move(10 * HOUR, { tiers });
+    assert.deepEqual(first.allowed ? first.carriedFee : null, 5000);
+    const closer = move(HOUR, { tiers, carried: 5000 });
+    assert.deepEqual(closer.allowed ? [closer.feeAtMove, closer.carriedFee] : null, [20000, 20000]);
+    const lower = move(10 * HOUR, { tiers, carried: 20000 });
+    assert.deepEqual(lower.allowed ? lower.carriedFee : null, 20000);
+  });
+});
+
+Deno.test("a client's cancellation costs at least the carried fee; the salon's costs nothing", () => {
+  const cancel = (by: "CLIENT" | "SALON", carriedFee: number, hoursBefore = 72) =>
+    quoteCancellation({
+      tiers: STANDARD,
+      price: 8000,
+      paid: 2000,
+      startsAt: START,
+      now: START - hoursBefore * HOUR,
+      by,
+      carriedFee,
+    });
+  assert.deepEqual([cancel("CLIENT", 1500).fee, cancel("CLIENT", 1500).refund], [1500, 500]);
+  // The tier's own fee wins when it is higher.
+  assert.deepEqual([cancel("CLIENT", 1500, 30).fee, cancel("CLIENT", 1500, 30).refund], [4000, 0]);
+  assert.equal(cancel("CLIENT", 99999).fee, 8000);
+  assert.deepEqual([cancel("SALON", 8000).fee, cancel("SALON", 8000).refund], [0, 2000]);
+});
+
+Deno.test("property: reschedules never lower the carried fee, never exceed the price, and cancelling honours it", () => {
+  const by = fc.constantFrom("CLIENT" as const, "SALON" as const, "SYSTEM" as const);
+  const step = fc.record({
+    by,
+    msBefore: fc.integer({ min: -5 * HOUR, max: 600 * HOUR }),
+    rule: fc.constantFrom("CHARGE" as const, "REFUSE" as const),
+  });
+  fc.assert(
+    fc.property(
+      validTiers,
+      fc.integer({ min: 0, max: 50_000 }),
+      fc.array(step, { maxLength: 8 }),
+      (tiers, price, steps) => {
+        let carried = 0;
+        const paid = Math.min(price, 5000);
+        for (const { by, msBefore, rule } of steps) {
+          const decision = decideReschedule({
+            tiers,
+            rule,
+            price,
+            paid,
+            startsAt: START,
+            now: START - msBefore,
+            by,
+            carriedFee: carried,
+          });
+          if (by === "CLIENT" && msBefore <= 0) assert.equal(decision.allowed, false);
+          if (by !== "CLIENT") assert.ok(decision.allowed && decision.carriedFee === carried);
+          if (!decision.allowed) {
+            assert.ok(by === "CLIENT" && (msBefore <= 0 || (rule === "REFUSE" && decision.feeAtMove > 0)));
+            continue;
+          }
+          assert.ok(decision.carriedFee >= carried && decision.carriedFee <= price);
+          assert.ok(decision.carriedFee >= decision.feeAtMove);
+          assert.equal(decision.refundable, Math.max(0, paid - decision.carriedFee));
+          carried = decision.carriedFee;
+        }
+        // Wherever the booking ends up, a client's cancellation costs at least what was carried.
+        const q = quoteCancellation({
+          tiers,
+          price,
+          paid,
+          startsAt: START + 1000 * HOUR,
+          now: START,
+          by: "CLIENT",
+          carriedFee: carried,
+        });
+        assert.ok(q.fee >= carried && q.fee <= price && q.refund === Math.max(0, paid - q.fee));
+      },
+    ),
+    { seed: 11, numRuns: 500 },
   );
 });
