@@ -8,11 +8,14 @@
 import { eq } from "drizzle-orm";
 import { loadConfig } from "../adapters/config.ts";
 import { PasswordHasher } from "../adapters/passwords.ts";
+import { hashToken, newOpaqueToken } from "../adapters/tokens.ts";
 import { type Db, openDatabase } from "./client.ts";
 import { migrate } from "./migrate.ts";
+import { acceptProfessionalInvitation } from "./professionals.ts";
 import {
   availabilityRules,
   bookings,
+  professionalInvitations,
   professionals,
   professionalServices,
   salonClosures,
@@ -184,6 +187,11 @@ export async function seed(
   for (const demo of SALONS) {
     const salonId = crypto.randomUUID();
     const proIds = demo.professionals.map(() => crypto.randomUUID());
+    const proEmails = demo.professionals.map((_, i) => `pro${i + 1}.${demo.key}@demo.salon`);
+    // Professionals join as anyone does: invited, then linked by the invitation's acceptance
+    // (these tokens are never sent; the demo accounts accept at once, below).
+    const invitationIds = demo.professionals.map(() => crypto.randomUUID());
+    const tokenHashes = await Promise.all(demo.professionals.map(() => hashToken(newOpaqueToken())));
     const serviceIds = demo.services.map(() => crypto.randomUUID());
     const year = Temporal.Instant.fromEpochMilliseconds(options.now.getTime()).toZonedDateTimeISO(demo.timeZone).year;
     await db.batch([
@@ -202,11 +210,18 @@ export async function seed(
       }),
       db.insert(professionals).values(demo.professionals.map((p, i) => ({
         id: proIds[i],
-        userId: userIds.get(`pro${i + 1}.${demo.key}@demo.salon`)!,
+        userId: null,
         salonId,
         displayName: p.name,
         specialties: p.specialties,
         commissionBasisPoints: 4000,
+      }))),
+      db.insert(professionalInvitations).values(demo.professionals.map((_, i) => ({
+        id: invitationIds[i],
+        professionalId: proIds[i],
+        email: proEmails[i],
+        tokenHash: tokenHashes[i],
+        expiresAt: new Date(options.now.getTime() + 7 * 24 * 3_600_000),
       }))),
       db.insert(services).values(demo.services.map((s, i) => ({
         id: serviceIds[i],
@@ -243,6 +258,14 @@ export async function seed(
         })),
       ),
     ]);
+
+    for (const [i, email] of proEmails.entries()) {
+      await acceptProfessionalInvitation(db, {
+        invitationId: invitationIds[i],
+        email,
+        account: { kind: "existing", id: userIds.get(email)! },
+      }, { ip: null, userAgent: null, requestId: "seed", now: options.now });
+    }
 
     // A few bookings for the demo client: at 10:00 on the next working days, one with each professional.
     const first = demo.services[0];

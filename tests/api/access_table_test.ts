@@ -144,6 +144,8 @@ const TABLE: Row[] = [
   },
   { method: "GET", path: "/api/v1/professionals/{professional}", expect: everyone(200) },
   { method: "PATCH", path: "/api/v1/professionals/{professional}", body: { bio: "Hi" }, expect: selfOrManagers(200) },
+  // `{professional}` has not accepted their invitation: the salon's managers may send a new one.
+  { method: "POST", path: "/api/v1/professionals/{professional}/invitation", expect: ownersAndAdmins(202, 404) },
   {
     method: "POST",
     path: "/api/v1/auth/invitation/accept",

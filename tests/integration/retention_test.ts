@@ -1,7 +1,16 @@
 /** The daily purge removes only what is past keeping. */
 import assert from "node:assert/strict";
 import { purgeExpired } from "../../db/retention.ts";
-import { idempotencyKeys, jobs, outbox, processedMessages, userTokens } from "../../db/schema.ts";
+import {
+  idempotencyKeys,
+  jobs,
+  outbox,
+  processedMessages,
+  professionalInvitations,
+  professionals,
+  salons,
+  userTokens,
+} from "../../db/schema.ts";
 import { makeTestApp } from "../support/app.ts";
 import { makeUser } from "../support/users.ts";
 
@@ -13,6 +22,26 @@ Deno.test("purgeExpired keeps what is still needed and removes the rest", async 
   const ago = (days: number) => new Date(now.getTime() - days * day);
   try {
     const user = await makeUser(testApp);
+    const [salon] = await db.insert(salons).values({
+      ownerId: user.id,
+      name: "Kept",
+      timeZone: "America/Sao_Paulo",
+      currency: "BRL",
+    }).returning();
+    const [waiting, linked] = await db.insert(professionals).values([
+      { salonId: salon.id, displayName: "Waiting" },
+      { salonId: salon.id, userId: user.id, displayName: "Linked" },
+    ]).returning();
+    const invitation = (
+      id: string,
+      tokenHash: string,
+      fields: { expiresAt: Date; usedAt?: Date; createdAt: Date },
+    ) => ({
+      professionalId: id,
+      email: "pro@example.com",
+      tokenHash,
+      ...fields,
+    });
     await db.batch([
       db.insert(idempotencyKeys).values([
         { userId: user.id, key: "old", requestHash: "h", expiresAt: ago(1) },
@@ -37,9 +66,29 @@ Deno.test("purgeExpired keeps what is still needed and removes the rest", async 
         { userId: user.id, purpose: "RESET_PASSWORD", tokenHash: "a", expiresAt: ago(8) },
         { userId: user.id, purpose: "RESET_PASSWORD", tokenHash: "b", expiresAt: ago(1) },
       ]),
+      db.insert(professionalInvitations).values([
+        // Replaced by a newer one long ago: gone.
+        invitation(waiting.id, "replaced", { createdAt: ago(30), expiresAt: ago(23), usedAt: ago(20) }),
+        // The latest of a professional still waiting: kept (the salon may resend it), though lapsed.
+        invitation(waiting.id, "latest", { createdAt: ago(20), expiresAt: ago(13) }),
+        // Accepted long ago, and accepted recently.
+        invitation(linked.id, "accepted-old", { createdAt: ago(30), expiresAt: ago(23), usedAt: ago(25) }),
+        invitation(linked.id, "accepted-recent", { createdAt: ago(3), expiresAt: ago(-4), usedAt: ago(1) }),
+      ]),
     ]);
     const purged = await purgeExpired(db, now);
-    assert.deepEqual(purged, { idempotencyKeys: 1, processedMessages: 1, jobs: 1, outbox: 1, userTokens: 1 });
+    assert.deepEqual(purged, {
+      idempotencyKeys: 1,
+      processedMessages: 1,
+      jobs: 1,
+      outbox: 1,
+      userTokens: 1,
+      professionalInvitations: 2,
+    });
+    assert.deepEqual((await db.select().from(professionalInvitations)).map((i) => i.tokenHash).sort(), [
+      "accepted-recent",
+      "latest",
+    ]);
     // Dead and pending jobs, unrelayed outbox rows and live keys stay.
     assert.equal((await db.select().from(jobs)).filter((j) => j.name === "expire-holds").length, 3);
     assert.deepEqual((await db.select().from(idempotencyKeys)).map((k) => k.key), ["live"]);
@@ -53,6 +102,7 @@ Deno.test("purgeExpired keeps what is still needed and removes the rest", async 
       jobs: 0,
       outbox: 0,
       userTokens: 0,
+      professionalInvitations: 0,
     });
   } finally {
     await testApp.close();

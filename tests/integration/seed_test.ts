@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { eq } from "drizzle-orm";
 import { PasswordHasher } from "../../adapters/passwords.ts";
 import { DEMO_PASSWORD, seed } from "../../db/seed.ts";
-import { bookings, salons, services } from "../../db/schema.ts";
+import { bookings, professionals, salons, services } from "../../db/schema.ts";
 import { apiClient } from "../support/api.ts";
 import { makeTestApp } from "../support/app.ts";
 
@@ -22,6 +22,10 @@ Deno.test("the demo seed gives salons with free slots and accounts that sign in"
     const zones = (await db.select().from(salons)).map((s) => s.timeZone).sort();
     assert.deepEqual(zones, ["America/New_York", "America/Sao_Paulo", "Europe/Lisbon"]);
     assert.ok((await db.select().from(bookings)).length >= 6);
+    // Every demo professional accepted their invitation: linked to their account.
+    const team = await db.select().from(professionals);
+    assert.equal(team.length, 6);
+    assert.ok(team.every((p) => p.userId !== null));
 
     const login = await send("POST", "/auth/login", null, { email: "client@demo.salon", password: DEMO_PASSWORD });
     assert.equal(login.status, 200);
