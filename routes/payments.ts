@@ -176,18 +176,65 @@ export interface EventScope {
   requestId: string;
 }
 
+/** Provider ids as Stripe writes them; anything else never reaches a query. */
+const providerId = z.string().regex(/^[A-Za-z0-9_]{1,255}$/);
+
+const eventSchema = z.looseObject({
+  // Stripe's `evt_…`, or the id reconciliation gives the event it rebuilds (`reconcile:pi_…:status`).
+  id: z.string().regex(/^[A-Za-z0-9_:.-]{1,255}$/),
+  type: z.string().regex(/^[a-z0-9_.]{1,100}$/),
+  data: z.looseObject({ object: z.looseObject({}) }),
+});
+
+const intentEventObject = z.looseObject({
+  id: providerId,
+  last_payment_error: z.looseObject({ code: z.string().max(100).optional().catch(undefined) }).nullish().catch(null),
+});
+
+const refundEventObject = z.looseObject({
+  id: providerId,
+  payment_intent: providerId,
+  amount: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  status: z.string().max(40),
+  // Our own id when we made the refund; a value that is not one of ours is ignored, not trusted.
+  metadata: z.looseObject({ refund_id: z.uuid().optional().catch(undefined) }).nullish().catch(null),
+});
+
+const REFUND_EVENTS = new Set(["refund.updated", "refund.created", "refund.failed"]);
+
+/**
+ * Acts on a verified event (or one reconciliation rebuilt). An event whose shape we cannot use
+ * (no `data`, a refund without a payment intent, a malformed id) is acknowledged and logged, never
+ * a 500 that Stripe would retry for days.
+ */
 export async function handleEvent(scope: EventScope, event: Stripe.Event): Promise<string> {
   const { database, now: clock, logger } = scope.services;
   const db = database.db;
-  if (event.type === "refund.updated" || event.type === "refund.created" || event.type === "refund.failed") {
-    return await handleRefundEvent(scope, event);
+  const envelope = eventSchema.safeParse(event);
+  const shaped = envelope.success
+    ? (REFUND_EVENTS.has(envelope.data.type) ? refundEventObject : intentEventObject).safeParse(
+      envelope.data.data.object,
+    )
+    : null;
+  if (!envelope.success || !shaped?.success) {
+    const issues = (envelope.success ? shaped!.error! : envelope.error).issues;
+    logger.warn("stripe event unusable: acknowledged, not acted on", {
+      event_id: envelope.success ? envelope.data.id : null,
+      type: envelope.success ? envelope.data.type : null,
+      fields: issues.map((issue) => issue.path.join(".")).slice(0, 10),
+    });
+    return "unusable";
   }
-  const attempt = ATTEMPTS[event.type];
+  const { id: eventId, type } = envelope.data;
+  if (REFUND_EVENTS.has(type)) {
+    return await handleRefundEvent(scope, { id: eventId, type }, shaped.data as z.infer<typeof refundEventObject>);
+  }
+  const attempt = ATTEMPTS[type];
   if (!attempt) {
-    logger.info("stripe event ignored", { type: event.type, event_id: event.id });
+    logger.info("stripe event ignored", { type, event_id: eventId });
     return "ignored";
   }
-  const intent = event.data.object as { id: string; last_payment_error?: { code?: string } | null };
+  const intent = shaped.data as z.infer<typeof intentEventObject>;
   const payment = await findPaymentByProviderId(db, intent.id);
   if (!payment) {
     logger.warn("stripe event for an unknown payment", { type: event.type, event_id: event.id });
@@ -231,16 +278,13 @@ export async function handleEvent(scope: EventScope, event: Stripe.Event): Promi
 }
 
 /** A refund's status from the provider: settles ours, or records one made elsewhere (the dashboard). */
-async function handleRefundEvent(scope: EventScope, event: Stripe.Event): Promise<string> {
+async function handleRefundEvent(
+  scope: EventScope,
+  event: { id: string; type: string },
+  object: z.infer<typeof refundEventObject>,
+): Promise<string> {
   const { database, now } = scope.services;
   const db = database.db;
-  const object = event.data.object as {
-    id: string;
-    payment_intent: string;
-    amount: number;
-    status: string;
-    metadata?: { refund_id?: string };
-  };
   const payment = await findPaymentByProviderId(db, object.payment_intent);
   if (!payment) return "unknown_payment";
   const fresh = await onceForEvent(db, event.id, [

@@ -128,6 +128,50 @@ Deno.test("payments", async (t) => {
       assert.equal((await bookingRow(booking.id)).status, "CONFIRMED");
     });
 
+    await t.step("validly signed events of an unusable shape are acknowledged and logged, never a 500", async () => {
+      const { booking } = await book("2026-06-06T15:00:00Z");
+      const real = await succeededEvent(booking.id) as { id: string; data: { object: Record<string, unknown> } };
+      const shapes = [
+        { id: "evt_no_data", type: "payment_intent.succeeded" },
+        { id: "evt_null_object", type: "payment_intent.succeeded", data: { object: null } },
+        { ...real, id: "evt_bad_intent", data: { object: { ...real.data.object, id: "pi_\u0000x" } } },
+        {
+          id: "evt_refund",
+          type: "refund.created",
+          data: { object: { id: "re_1", amount: 100, status: "succeeded" } },
+        },
+        {
+          id: "evt_refund_zero",
+          type: "refund.created",
+          data: { object: { id: "re_2", payment_intent: "pi_x", amount: 0, status: "succeeded" } },
+        },
+        { id: 42, type: "payment_intent.succeeded", data: real.data },
+      ];
+      for (const event of shapes) {
+        const res = await postEvent(event);
+        assert.equal(res.status, 200, JSON.stringify(event));
+        assert.equal(res.body.outcome, "unusable");
+      }
+      assert.equal((await paymentOf(booking.id)).status, "PENDING");
+      // A refund event whose metadata names something that is not one of our ids is still usable.
+      const payment = await paymentOf(booking.id);
+      const refund = await postEvent({
+        id: "evt_refund_foreign_metadata",
+        type: "refund.created",
+        data: {
+          object: {
+            id: "re_foreign",
+            payment_intent: payment.providerPaymentId,
+            amount: 100,
+            status: "pending",
+            metadata: { refund_id: "not-a-uuid" },
+          },
+        },
+      });
+      assert.equal(refund.status, 200);
+      assert.notEqual(refund.body.outcome, "unusable");
+    });
+
     await t.step("one event delivered five times at once acts once", async () => {
       const { booking } = await book("2026-06-03T15:00:00Z");
       const event = await succeededEvent(booking.id);
