@@ -147,6 +147,12 @@ export async function visibleProfessional(c: Context<AppEnv>, id: string): Promi
 
 const positionSchema = z.object({ name: z.string().max(120), id: z.uuid() }).strict();
 
+/** The 503 of the routes that send invitations: their limits fail closed when the store cannot count. */
+const invitationsUnavailable = {
+  description: "The invitation limits cannot be counted right now: nothing changed, retry shortly",
+  content: problem409.content,
+} as const;
+
 const create = createRoute({
   method: "post",
   path: "/api/v1/professionals",
@@ -165,6 +171,7 @@ const create = createRoute({
       description: "The salon already has a professional with this email, or one invited to it",
       content: problem409.content,
     },
+    503: invitationsUnavailable,
     ...bodyErrorResponses,
   },
 });
@@ -182,6 +189,7 @@ const reinvite = createRoute({
     401: problem401,
     403: problem403,
     409: { description: "The professional has accepted already", content: problem409.content },
+    503: invitationsUnavailable,
     ...errorResponses,
   },
 });
