@@ -122,7 +122,7 @@ export async function migrate(sql: Sql): Promise<string[]> {
 if (import.meta.main) {
   const { loadConfig } = await import("../adapters/config.ts");
   const { openDatabase } = await import("./client.ts");
-  const config = loadConfig(Deno.env.toObject());
+  const config = loadConfig(Deno.env.toObject(), { server: false });
   const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
   const applied = await migrate(database.sql);
   console.log(
