@@ -557,6 +557,27 @@ async function onePersonTwoSalons(t: Deno.TestContext, url?: string) {
       assert.equal(held.length, 1);
     });
 
+    await t.step("ten accepts of one token at once: exactly one links", async () => {
+      for (const existing of [undefined, await makeUser(testApp, "CLIENT")]) {
+        const c = await bookableSalon(testApp, send, { invite: existing?.email, name: "Racer" });
+        const token = await invitationToken(testApp, c.professional.id);
+        const password = existing?.password ?? "Secret123";
+        const answers = await Promise.all(Array.from({ length: 10 }, () => accept(send, { token, password })));
+        const statuses = answers.map((r) => r.status);
+        assert.equal(statuses.filter((s) => s === 204).length, 1, JSON.stringify(answers.map((r) => r.body)));
+        // The others find the token used (or, racing the new account's insert, are told to retry).
+        assert.ok(statuses.every((s) => s === 204 || s === 400 || s === 409), JSON.stringify(statuses));
+        const email = existing?.email ?? c.professional.invitation.email;
+        const accounts = await db.select().from(users).where(eq(users.email, email));
+        assert.equal(accounts.length, 1);
+        const [row] = await db.select().from(professionals).where(eq(professionals.id, c.professional.id));
+        assert.equal(row.userId, accounts[0].id);
+        const links = await db.select().from(auditEvents)
+          .where(and(eq(auditEvents.entityId, c.professional.id), eq(auditEvents.action, "professional.link")));
+        assert.equal(links.length, 1);
+      }
+    });
+
     await t.step("a link that would put the person in two places is refused, and changes nothing", async () => {
       // Salon C books the person's record at 10:00 while it is only invited, when they work at A.
       const c = await bookableSalon(testApp, send, { invite: person.email, name: "Ana at C" });
