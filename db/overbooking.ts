@@ -1,14 +1,23 @@
 /**
  * Overbooking rules and the overbooked insert. The count of places taken and the insert happen in
- * one batch transaction behind an advisory lock on the rule's scope, so two requests can never
- * both take the last extra place.
+ * one batch transaction behind an advisory lock on the rule's scope (and the client's lock of the
+ * booking limits), so two requests can never both take the last extra place.
  */
 import { and, count, eq, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { type AuditContext, auditInsert } from "./audit.ts";
-import type { BookingInsert } from "./bookings.ts";
+import type { LimitCheck } from "../domain/booking_limits.ts";
+import {
+  type BookingInsert,
+  type DepositRecord,
+  type LimitedInsert,
+  limitedInsertResult,
+  limitedInsertSql,
+  lockClient,
+  onlyIfBooked,
+} from "./bookings.ts";
 import type { Db } from "./client.ts";
-import { auditEvents, bookings, outbox, overbookingConfigs, professionals } from "./schema.ts";
+import { bookings, overbookingConfigs, professionals } from "./schema.ts";
 
 export type OverbookingRow = typeof overbookingConfigs.$inferSelect;
 
@@ -46,7 +55,9 @@ export async function isReturningClient(db: Db, clientId: string, salonId: strin
 
 /**
  * Inserts an overbooked booking if fewer than `limit` overbooked bookings that hold time overlap
- * it within the rule's scope (the professional, or the whole salon). Returns false when full.
+ * it within the rule's scope (the professional, or the whole salon), and if the client stays within
+ * the booking limits, as `insertBooking` does. Answers `full` when the overbooking places are taken,
+ * else whether it inserted and the client's counts it decided on.
  */
 export async function insertOverbooked(
   db: Db,
@@ -54,12 +65,14 @@ export async function insertOverbooked(
   options: {
     limit: number;
     scope: { professionalId: string } | { salonId: string };
+    limits: readonly LimitCheck[];
     actorId: string;
     now: Date;
     context: AuditContext;
     remember?: BatchItem<"pg"> | null;
+    deposit?: DepositRecord | null;
   },
-): Promise<boolean> {
+): Promise<LimitedInsert & { full: boolean }> {
   const now = options.now.toISOString();
   const scopeKey = "professionalId" in options.scope
     ? `overbooking:professional:${options.scope.professionalId}`
@@ -68,48 +81,33 @@ export async function insertOverbooked(
     ? sql`professional_id = ${options.scope.professionalId}`
     : sql`salon_id = ${options.scope.salonId}`;
   const iso = (d: Date | null | undefined) => d ? d.toISOString() : null;
-  const audit = JSON.stringify({ user_agent: options.context.userAgent, overbooked: true });
-  const [, inserted] = await db.batch([
-    // Serialises overbooked inserts of one scope for the rest of this transaction.
+  const placesTaken = sql`(
+      SELECT count(*) FROM ${bookings}
+      WHERE ${inScope} AND overbooked
+        AND (status = 'CONFIRMED' OR (status = 'PENDING' AND hold_expires_at > ${now}))
+        AND tstzrange(block_starts_at, block_ends_at, '[)')
+          && tstzrange(${iso(values.blockStartsAt)}::timestamptz, ${iso(values.blockEndsAt)}::timestamptz, '[)')
+    )`;
+  const results = await db.batch([
+    // The client first, then the scope, always in this order: two requests never wait on each other in a circle.
+    lockClient(db, values.clientId),
     db.execute(sql`SELECT pg_advisory_xact_lock(hashtextextended(${scopeKey}, 0))`),
-    db.execute(sql`
-      WITH inserted AS (
-        INSERT INTO ${bookings} (id, salon_id, client_id, professional_id, service_id, variation_id, starts_at, ends_at,
-          block_starts_at, block_ends_at, status, hold_expires_at, price_amount, deposit_amount, fee_amount, currency,
-          policy_snapshot, notes, overbooked, approval_required, created_at, updated_at)
-        SELECT ${values.id}, ${values.salonId}, ${values.clientId}, ${values.professionalId}, ${values.serviceId},
-          ${values.variationId ?? null}, ${iso(values.startsAt)}, ${iso(values.endsAt)}, ${iso(values.blockStartsAt)},
-          ${iso(values.blockEndsAt)}, ${values.status}, ${iso(values.holdExpiresAt)}, ${values.priceAmount},
-          ${values.depositAmount ?? 0}, 0, ${values.currency},
-          ${
-      values.policySnapshot === null || values.policySnapshot === undefined
-        ? null
-        : JSON.stringify(values.policySnapshot)
-    }::jsonb,
-          ${values.notes ?? null}, true, ${values.approvalRequired ?? false}, ${now}, ${now}
-        WHERE (
-          SELECT count(*) FROM ${bookings}
-          WHERE ${inScope} AND overbooked
-            AND (status = 'CONFIRMED' OR (status = 'PENDING' AND hold_expires_at > ${now}))
-            AND tstzrange(block_starts_at, block_ends_at, '[)')
-              && tstzrange(${iso(values.blockStartsAt)}::timestamptz, ${iso(values.blockEndsAt)}::timestamptz, '[)')
-        ) < ${options.limit}
-        RETURNING id, status
-      ), audited AS (
-        INSERT INTO ${auditEvents} (actor_id, action, entity_type, entity_id, to_state, ip, request_id, data)
-        SELECT ${options.actorId}, 'booking.create', 'booking', id, status, ${options.context.ip},
-          ${options.context.requestId}, ${audit}::jsonb
-        FROM inserted RETURNING 1
-      ), queued AS (
-        INSERT INTO ${outbox} (topic, payload, deduplication_id)
-        SELECT 'booking.created', json_build_object('booking_id', id, 'status', status, 'overbooked', true)::jsonb,
-          'booking.created:' || id
-        FROM inserted RETURNING 1
-      )
-      SELECT id FROM inserted`),
-    ...(options.remember ? [options.remember] : []),
+    db.execute(limitedInsertSql(values, {
+      limits: options.limits,
+      extra: sql`${placesTaken} < ${options.limit}`,
+      overbooked: true,
+      actorId: options.actorId,
+      now: options.now,
+      context: options.context,
+      deposit: options.deposit,
+    })),
+    // Tells a full scope from a limit: counted after the insert, under the scope's lock.
+    db.execute(sql`SELECT ${placesTaken} AS taken`),
+    ...(options.remember ? [db.execute(onlyIfBooked(options.remember, values.id))] : []),
   ]);
-  return (inserted as { rows: unknown[] }).rows.length === 1;
+  const outcome = limitedInsertResult(results[2]);
+  const [{ taken }] = (results[3] as unknown as { rows: { taken: unknown }[] }).rows;
+  return { ...outcome, full: !outcome.inserted && Number(taken) >= options.limit };
 }
 
 /** Creates or replaces the rule of a salon (professionalId null) or of one professional, audited. */

@@ -7,7 +7,7 @@ import { and, asc, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { type AuditContext, auditInsert } from "./audit.ts";
 import type { Db } from "./client.ts";
-import type { PolicyTier } from "../domain/cancellation.ts";
+import type { PolicyTier, RescheduleRule } from "../domain/cancellation.ts";
 import { auditEvents, cancellationPolicies, cancellationPolicyTiers, salons } from "./schema.ts";
 
 export type PolicyRow = typeof cancellationPolicies.$inferSelect;
@@ -116,7 +116,7 @@ function deactivateOthers(
 /** Creates a policy with its tiers, audited, in one batch; an active one replaces the salon's active policy. */
 export async function insertPolicy(
   db: Db,
-  values: { salonId: string; name: string; active: boolean },
+  values: { salonId: string; name: string; active: boolean; rescheduleInFeeWindow?: RescheduleRule },
   tiers: TierFields[],
   actorId: string,
   context: AuditContext & { now: Date },
@@ -136,7 +136,12 @@ export async function insertPolicy(
     entityType: "cancellation_policy",
     entityId: id,
     toState: stateOf(values.active),
-    data: { salon_id: values.salonId, name: values.name, tiers },
+    data: {
+      salon_id: values.salonId,
+      name: values.name,
+      tiers,
+      reschedule_in_fee_window: values.rescheduleInFeeWindow ?? "CHARGE",
+    },
   }));
   const [first, ...rest] = [...before, insert, insertTiers, ...statements];
   const results = await db.batch([first, ...rest]);
@@ -153,7 +158,7 @@ export async function insertPolicy(
 export async function updatePolicy(
   db: Db,
   policy: PolicyRow,
-  changes: { name?: string; active?: boolean; tiers?: TierFields[] },
+  changes: { name?: string; active?: boolean; tiers?: TierFields[]; rescheduleInFeeWindow?: RescheduleRule },
   actorId: string,
   context: AuditContext & { now: Date },
 ): Promise<{ policy: PolicyRow; tiers: TierRow[] }> {
@@ -161,6 +166,7 @@ export async function updatePolicy(
   const columns = {
     ...(changes.name !== undefined ? { name: changes.name } : {}),
     ...(changes.active !== undefined ? { active: changes.active } : {}),
+    ...(changes.rescheduleInFeeWindow !== undefined ? { rescheduleInFeeWindow: changes.rescheduleInFeeWindow } : {}),
     updatedAt: context.now,
   };
   const update = db.update(cancellationPolicies).set(columns).where(eq(cancellationPolicies.id, policy.id))
@@ -184,7 +190,11 @@ export async function updatePolicy(
     entityId: policy.id,
     fromState: activeChanged ? stateOf(policy.active) : null,
     toState: activeChanged ? stateOf(changes.active!) : null,
-    data: { fields: Object.keys(changes), ...(changes.tiers ? { tiers: changes.tiers } : {}) },
+    data: {
+      fields: Object.keys(changes),
+      ...(changes.tiers ? { tiers: changes.tiers } : {}),
+      ...(changes.rescheduleInFeeWindow ? { reschedule_in_fee_window: changes.rescheduleInFeeWindow } : {}),
+    },
   }));
   const [first, ...rest] = [...before, update, ...statements];
   const results = await db.batch([first, ...rest]);
@@ -206,12 +216,22 @@ export function toPolicyTier(row: TierFields): PolicyTier {
   };
 }
 
+/** A stored reschedule rule (the column's CHECK allows only the two). */
+export function ruleOf(value: string): RescheduleRule {
+  return value === "REFUSE" ? "REFUSE" : "CHARGE";
+}
+
 /** The salon's active policy as new bookings copy it, or null when it has none. */
 export async function loadActivePolicyTiers(
   db: Db,
   salonId: string,
-): Promise<{ policyId: string; name: string; tiers: PolicyTier[] } | null> {
+): Promise<{ policyId: string; name: string; tiers: PolicyTier[]; rescheduleInFeeWindow: RescheduleRule } | null> {
   const active = await findActivePolicy(db, salonId);
   if (!active) return null;
-  return { policyId: active.policy.id, name: active.policy.name, tiers: active.tiers.map(toPolicyTier) };
+  return {
+    policyId: active.policy.id,
+    name: active.policy.name,
+    tiers: active.tiers.map(toPolicyTier),
+    rescheduleInFeeWindow: ruleOf(active.policy.rescheduleInFeeWindow),
+  };
 }

@@ -1,22 +1,27 @@
 /**
- * Bookings: create on a slot the engine offers (idempotently), read within your scope, and move
- * through the lifecycle in domain/bookings.ts: cancel (with the policy's fee), no-show, complete,
- * reschedule. The database refuses double bookings by itself (exclusion constraint).
+ * Bookings: create on a slot the engine offers (idempotently, within the client's booking limits),
+ * read within your scope, and move through the lifecycle in domain/bookings.ts: cancel (with the
+ * policy's fee), no-show, complete, reschedule (a client's move inside a fee tier carries that fee, or
+ * is refused, as the policy says). The database refuses double bookings by itself (exclusion
+ * constraint) and counts a client's bookings under a lock on the client.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import {
   type BookingRecord,
   type BookingRow,
+  clientCounts,
+  type DepositRecord,
   findBooking,
   insertBooking,
+  type LimitedInsert,
   listBookings,
+  paidOf,
   positionOf,
   transitionBooking,
 } from "../db/bookings.ts";
 import { pgErrorOf } from "../db/errors.ts";
-import { findSalon } from "../db/salons.ts";
-import { capturedPaymentOf, refundState } from "../db/refunds.ts";
+import { findSalon, type SalonRow } from "../db/salons.ts";
 import { requestRefund } from "../jobs/handlers.ts";
 import { applicableRule, insertOverbooked, isReturningClient } from "../db/overbooking.ts";
 import { loadOffer, type Offer } from "../db/scheduling.ts";
@@ -30,11 +35,9 @@ import {
   timingProblem,
   transition,
 } from "../domain/bookings.ts";
-import { quoteCancellation } from "../domain/cancellation.ts";
+import { decideReschedule, quoteCancellation, RESCHEDULE_RULES } from "../domain/cancellation.ts";
+import { applicableLimits, bookingLimitHit, type BookingLimits } from "../domain/booking_limits.ts";
 import { depositFor, shareOf } from "../domain/pricing.ts";
-import { refundable } from "../domain/payments.ts";
-import { payments as paymentsTable } from "../db/schema.ts";
-import { logPayment } from "../db/payments.ts";
 import type { App, AppEnv } from "./app.ts";
 import { auditContext, json, problem401, requireUser } from "./auth.ts";
 import { type PolicySnapshot } from "./cancellation_policies.ts";
@@ -66,6 +69,10 @@ export const bookingSchema = z.object({
   price: money,
   deposit: money,
   fee: money.openapi({ description: "Cancellation fee charged, if any" }),
+  carried_fee: money.openapi({
+    description: "The least a client's cancellation costs from now on: the fee of the tier a client's reschedule " +
+      "happened in (the highest of them), at most the price",
+  }),
   policy: z.object({
     policy_id: z.uuid(),
     name: z.string(),
@@ -75,6 +82,9 @@ export const bookingSchema = z.object({
       fee_basis_points: z.number().int(),
       fee_fixed_amount: z.number().int(),
     })),
+    reschedule_in_fee_window: z.enum(RESCHEDULE_RULES).openapi({
+      description: "What a client's reschedule does while a fee applies: CHARGE carries the fee, REFUSE refuses",
+    }),
   }).nullable().openapi({ description: "The cancellation policy as it was when booked" }),
   notes: z.string().nullable(),
   overbooked: z.boolean().openapi({
@@ -97,6 +107,11 @@ export const bookingSchema = z.object({
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 
+/** The copy's reschedule rule; copies made before the rule existed mean CHARGE. */
+function rescheduleRuleOf(snapshot: PolicySnapshot | null) {
+  return snapshot?.reschedule_in_fee_window ?? "CHARGE";
+}
+
 export function toBooking(row: BookingRow): z.infer<typeof bookingSchema> {
   const snapshot = row.policySnapshot as PolicySnapshot | null;
   return {
@@ -113,6 +128,7 @@ export function toBooking(row: BookingRow): z.infer<typeof bookingSchema> {
     price: { amount: row.priceAmount, currency: row.currency },
     deposit: { amount: row.depositAmount, currency: row.currency },
     fee: { amount: row.feeAmount, currency: row.currency },
+    carried_fee: { amount: row.carriedFeeAmount, currency: row.currency },
     policy: snapshot
       ? {
         policy_id: snapshot.policy_id,
@@ -123,6 +139,7 @@ export function toBooking(row: BookingRow): z.infer<typeof bookingSchema> {
           fee_basis_points: t.feeBasisPoints,
           fee_fixed_amount: t.feeFixedAmount,
         })),
+        reschedule_in_fee_window: rescheduleRuleOf(snapshot),
       }
       : null,
     notes: row.notes,
@@ -172,6 +189,20 @@ const create = createRoute({
       content: problem409.content,
     },
     ...bodyErrorResponses,
+    429: {
+      description: "A booking limit of the client was reached (code `rate_limited`; nothing was booked): `detail` " +
+        "names the limit and its value, `errors[0].path` the limit: `unverified.max_open_bookings` (an account " +
+        "without a verified email or phone has at most 1 open booking), `salon.max_open_holds_per_client` and " +
+        "`salon.max_future_bookings_per_client` (the salon's), `platform.max_open_holds_per_client` and " +
+        "`platform.max_future_bookings_per_client` (across all salons). An open hold is a PENDING booking whose " +
+        "hold has not lapsed; a future booking is an open hold or a CONFIRMED booking starting later. Also the " +
+        "API's request rate limit.",
+      content: problem409.content,
+    },
+    503: {
+      description: "The payment provider did not create the deposit: nothing was booked, retry shortly",
+      content: problem409.content,
+    },
   },
 });
 
@@ -262,10 +293,19 @@ const approve = createRoute({
   operationId: "approveOverbooking",
   summary:
     "Accept an overbooked booking that waits for approval (the salon): CONFIRMED, or PENDING while a deposit is due",
+  description: "A booking waiting for approval has no deposit yet (a payment made before the salon decides could " +
+    "only be given back): approving one with a deposit creates it, starts the usual hold, and answers `payment`.",
   tags,
   middleware: [requireUser] as const,
   request: { params: idParam },
-  responses: { 200: { description: "Approved", ...json(bookingSchema) }, ...transitionResponses },
+  responses: {
+    200: { description: "Approved", ...json(bookingSchema) },
+    ...transitionResponses,
+    503: {
+      description: "The payment provider did not create the deposit: nothing changed, retry shortly",
+      content: problem409.content,
+    },
+  },
 });
 
 const checkIn = createRoute({
@@ -329,12 +369,13 @@ async function offeredAt(
   );
 }
 
-/** Creates the deposit at the provider; returns the payment row to insert and what the client needs to pay. */
+/** Creates the deposit at the provider; returns the payment to store with the booking and what the client needs to pay. */
 async function createDeposit(
   c: Context<AppEnv>,
   booking: { id: string; salon: { currency: string; stripeAccountId: string | null }; amount: number },
-) {
-  const { payments: provider, database, config } = c.var.services;
+  nothingDone = "nothing was booked",
+): Promise<{ record: DepositRecord; view: NonNullable<z.infer<typeof bookingSchema>["payment"]> }> {
+  const { payments: provider, config } = c.var.services;
   // Deposits to a salon with a connected account carry the platform's share.
   const platformFee = booking.salon.stripeAccountId ? shareOf(booking.amount, config.PLATFORM_FEE_BASIS_POINTS) : 0;
   let intent;
@@ -350,29 +391,21 @@ async function createDeposit(
     });
   } catch (error) {
     c.var.services.logger.error("deposit not created", { error: String(error) });
-    throw new ApiError("unavailable", "Payments are unavailable right now: nothing was booked, try again shortly", {
+    throw new ApiError("unavailable", `Payments are unavailable right now: ${nothingDone}, try again shortly`, {
       headers: { "Retry-After": "5" },
     });
   }
   const paymentId = crypto.randomUUID();
   return {
-    log: logPayment(database.db, {
-      paymentId,
-      kind: "create_deposit",
-      provider: provider.kind === "stripe" ? "STRIPE" : "MOCK",
-      objectId: intent.id,
-      status: intent.status,
-      latencyMs: Math.round(performance.now() - started),
-    }),
-    insert: database.db.insert(paymentsTable).values({
+    record: {
       id: paymentId,
-      bookingId: booking.id,
       provider: provider.kind === "stripe" ? "STRIPE" : "MOCK",
       providerPaymentId: intent.id,
       amount: booking.amount,
       currency: booking.salon.currency,
       platformFeeAmount: platformFee,
-    }),
+      log: { status: intent.status, latencyMs: Math.round(performance.now() - started) },
+    },
     view: {
       id: paymentId,
       provider: provider.kind,
@@ -422,6 +455,37 @@ function refused(record: BookingRecord, event: BookingEvent, now: number): Booki
 
 function changedMeanwhile(): ApiError {
   return new ApiError("conflict", "The booking changed meanwhile: read it again");
+}
+
+/** The salon's limits per client and the platform's across salons (configuration). */
+function limitsFor(c: Context<AppEnv>, salon: SalonRow): BookingLimits {
+  const { config } = c.var.services;
+  return {
+    salonMaxOpenHolds: salon.maxOpenHoldsPerClient,
+    salonMaxFutureBookings: salon.maxFutureBookingsPerClient,
+    platformMaxOpenHolds: config.CLIENT_MAX_OPEN_HOLDS,
+    platformMaxFutureBookings: config.CLIENT_MAX_FUTURE_BOOKINGS,
+  };
+}
+
+/** The 429 naming the limit the client's counts hit, or null when they hit none. */
+function limitRefusal(
+  counted: Omit<LimitedInsert, "inserted">,
+  newIsHold: boolean,
+  limits: BookingLimits,
+): ApiError | null {
+  const hit = bookingLimitHit({ counts: counted.counts, verified: counted.verified, newIsHold, limits });
+  if (!hit) return null;
+  return new ApiError(
+    "rate_limited",
+    `Booking limit reached (${hit.name} is ${hit.value}): ${hit.message}. Nothing was booked`,
+    { errors: [{ path: hit.name, message: `is ${hit.value}, and you have ${hit.count}` }] },
+  );
+}
+
+/** The refusal of an insert the database did not make although the counts it returned hit no limit. */
+function limitRace(): ApiError {
+  return new ApiError("conflict", "Your bookings changed meanwhile: nothing was booked, try again");
 }
 
 /** Registers the booking routes. */
@@ -488,17 +552,28 @@ export function registerBookings(app: App): void {
         depositAmount: deposit,
         feeAmount: 0,
         currency: salon.currency,
-        policySnapshot: policy ? { policy_id: policy.policyId, name: policy.name, tiers: policy.tiers } : null,
+        policySnapshot: policy
+          ? {
+            policy_id: policy.policyId,
+            name: policy.name,
+            tiers: policy.tiers,
+            reschedule_in_fee_window: policy.rescheduleInFeeWindow,
+          }
+          : null,
         notes: body.notes ?? null,
         createdAt: now,
         updatedAt: now,
       };
       const answerFor = (row: typeof values & { overbooked?: boolean; approvalRequired?: boolean }) => ({
         status: 201,
-        body: toBooking({ overbooked: false, approvalRequired: false, ...row } as BookingRow),
+        body: toBooking({ overbooked: false, approvalRequired: false, carriedFeeAmount: 0, ...row } as BookingRow),
         location: `/api/v1/bookings/${id}`,
       });
-      const overbook = async () => {
+      const limits = limitsFor(c, salon);
+      // An early, unlocked look at the client's counts: a refused client costs no call to the provider.
+      const early = limitRefusal(await clientCounts(db, auth.userId, salon.id, now), status === "PENDING", limits);
+      if (early) throw early;
+      const overbook = async (created: Awaited<ReturnType<typeof createDeposit>> | null) => {
         const rule = await applicableRule(db, salon.id, professionalId);
         const decision = overbookingDecision(
           rule ? rule.row : null,
@@ -514,31 +589,45 @@ export function registerBookings(app: App): void {
           status: decision.needsApproval ? "PENDING" as const : values.status,
           holdExpiresAt: decision.needsApproval ? values.startsAt : values.holdExpiresAt,
         };
+        // A deposit is due now unless the salon has yet to approve: it is created at approval, since
+        // a payment made before the salon decides could only be given back.
+        const depositPayment = !decision.needsApproval && values.depositAmount > 0
+          ? created ?? await createDeposit(c, { id, salon, amount: values.depositAmount })
+          : null;
         const answer = answerFor(row);
+        if (depositPayment) answer.body = { ...answer.body, payment: depositPayment.view };
         const placed = await insertOverbooked(db, row, {
           limit: decision.limit,
           scope: rule!.row.professionalId ? { professionalId } : { salonId: salon.id },
+          limits: applicableLimits(limits, row.status === "PENDING"),
           actorId: auth.userId,
           now,
           context: auditContext(c),
           remember: remember ? remember(answer) : null,
+          deposit: depositPayment?.record,
         });
-        if (!placed) throw slotTaken("This time is taken and its overbooking places are full: pick another slot");
+        if (!placed.inserted) {
+          if (placed.full) {
+            throw slotTaken("This time is taken and its overbooking places are full: pick another slot");
+          }
+          throw limitRefusal(placed, row.status === "PENDING", limits) ?? limitRace();
+        }
         await scheduleHoldExpiry(c, id, row.status === "PENDING" ? row.holdExpiresAt : null);
         return answer;
       };
-      if (taken) return await overbook();
-      // The deposit's payment is created first (idempotent per booking), so the booking and its
+      if (taken) return await overbook(null);
+      // The deposit is created at the provider first (idempotent per booking), so the booking and its
       // payment row commit together; a provider outage leaves nothing behind.
       const depositPayment = status === "PENDING"
         ? await createDeposit(c, { id, salon, amount: values.depositAmount })
         : null;
       const answer = answerFor(values);
       if (depositPayment) answer.body = { ...answer.body, payment: depositPayment.view };
+      let outcome: LimitedInsert;
       try {
-        await insertBooking(db, values, {
-          // The payment row before its log line: the log references it.
-          extra: depositPayment ? [depositPayment.insert, depositPayment.log] : [],
+        outcome = await insertBooking(db, values, {
+          limits: applicableLimits(limits, status === "PENDING"),
+          deposit: depositPayment?.record,
           actorId: auth.userId,
           now,
           context: auditContext(c),
@@ -546,11 +635,12 @@ export function registerBookings(app: App): void {
         });
       } catch (error) {
         if (isSlotConflict(error)) {
-          if (body.professional_id) return await overbook();
+          if (body.professional_id) return await overbook(depositPayment);
           throw slotTaken();
         }
         throw error;
       }
+      if (!outcome.inserted) throw limitRefusal(outcome, status === "PENDING", limits) ?? limitRace();
       await scheduleHoldExpiry(c, id, values.holdExpiresAt);
       return answer;
     })) as never;
@@ -592,9 +682,7 @@ export function registerBookings(app: App): void {
     const booking = record.booking;
     const snapshot = booking.policySnapshot as PolicySnapshot | null;
     // What was paid and not yet given back (or on its way back) is what a refund can return.
-    const captured = await capturedPaymentOf(database.db, booking.id);
-    const refundInfo = captured ? await refundState(database.db, captured.id) : null;
-    const paid = captured && refundInfo ? refundable(captured.amount, captured.refundedAmount, refundInfo.pending) : 0;
+    const { captured, refundInfo, paid } = await paidOf(database.db, booking.id);
     const quote = quoteCancellation({
       tiers: snapshot?.tiers ?? null,
       price: booking.priceAmount,
@@ -602,6 +690,8 @@ export function registerBookings(app: App): void {
       startsAt: booking.startsAt.getTime(),
       now: now.getTime(),
       by: bySalon ? "SALON" : "CLIENT",
+      // A client's reschedule inside a fee tier made this the least cancelling costs.
+      carriedFee: booking.carriedFeeAmount,
     });
     if (!quote.allowed) throw new ApiError("conflict", quote.reason ?? "This booking cannot be cancelled now");
     const refund = captured && refundInfo && quote.refund > 0
@@ -616,6 +706,8 @@ export function registerBookings(app: App): void {
     const row = await transitionBooking(database.db, booking, {
       refund,
       to,
+      // The fee was priced on this start and this carried fee: a reschedule meanwhile prices it again.
+      expect: { startsAt: booking.startsAt, carriedFeeAmount: booking.carriedFeeAmount },
       set: {
         cancelledAt: now,
         cancelledBy: bySalon ? "SALON" : "CLIENT",
@@ -630,6 +722,7 @@ export function registerBookings(app: App): void {
       data: {
         fee: quote.fee,
         refund: quote.refund,
+        carried_fee: booking.carriedFeeAmount,
         hours_before: quote.hoursBefore,
         by: bySalon ? "SALON" : "CLIENT",
         ...(refund ? { refund_id: refund.id } : {}),
@@ -715,19 +808,27 @@ export function registerBookings(app: App): void {
     }
     const salon = await findSalon(db, booking.salonId);
     const depositDue = booking.depositAmount > 0;
+    // The deposit is created now, not at booking: a payment made before the salon decides could only
+    // be given back. Created at the provider first, it is stored only if the approval applies.
+    const depositPayment = depositDue && salon
+      ? await createDeposit(c, { id: booking.id, salon, amount: booking.depositAmount }, "nothing changed")
+      : null;
+    const holdExpiresAt = depositDue ? new Date(now.getTime() + (salon?.holdMinutes ?? 15) * MINUTE_MS) : null;
     const row = await transitionBooking(db, booking, {
       to: depositDue ? "PENDING" : refused(record, "confirm", now.getTime()),
-      set: {
-        approvalRequired: false,
-        holdExpiresAt: depositDue ? new Date(now.getTime() + (salon?.holdMinutes ?? 15) * MINUTE_MS) : null,
-      },
+      set: { approvalRequired: false, holdExpiresAt },
+      // Two approvals at once: one applies, the other is told the booking changed.
+      expect: { approvalRequired: true },
+      deposit: depositPayment?.record,
       actorId: auth.userId,
       action: "booking.approve",
       now,
       context: auditContext(c),
+      ...(depositPayment ? { data: { payment_id: depositPayment.record.id } } : {}),
     });
     if (!row) throw changedMeanwhile();
-    return c.json(toBooking(row), 200);
+    await scheduleHoldExpiry(c, booking.id, holdExpiresAt);
+    return c.json({ ...toBooking(row), ...(depositPayment ? { payment: depositPayment.view } : {}) }, 200);
   });
 
   app.openapi(reschedule, async (c) => {
@@ -742,6 +843,30 @@ export function registerBookings(app: App): void {
     }
     const to = refused(record, "reschedule", now.getTime());
     const booking = record.booking;
+    const bySalon = manages(auth, record) && can(auth.role, "bookings:cancel:salon");
+    const snapshot = booking.policySnapshot as PolicySnapshot | null;
+    // The fee is decided now, on the hours left before the current start: moving far away never
+    // escapes the tier the booking is in.
+    const decision = decideReschedule({
+      tiers: snapshot?.tiers ?? null,
+      rule: rescheduleRuleOf(snapshot),
+      price: booking.priceAmount,
+      paid: (await paidOf(db, booking.id)).paid,
+      startsAt: booking.startsAt.getTime(),
+      now: now.getTime(),
+      by: bySalon ? "SALON" : "CLIENT",
+      carriedFee: booking.carriedFeeAmount,
+    });
+    if (!decision.allowed) {
+      const policy = snapshot ? `the cancellation policy "${snapshot.name}"` : "the cancellation policy";
+      throw new ApiError(
+        "conflict",
+        decision.feeAtMove > 0
+          ? `Cannot reschedule: ${policy} refuses a client's reschedule while a cancellation fee applies ` +
+            `(${decision.feeAtMove} ${booking.currency} minor units now): cancel, or ask the salon to move it`
+          : `Cannot reschedule: ${decision.reason}`,
+      );
+    }
     const loaded = await loadOffer(db, {
       serviceId: booking.serviceId,
       variationId: booking.variationId ?? undefined,
@@ -765,12 +890,23 @@ export function registerBookings(app: App): void {
           endsAt: new Date(booking.endsAt.getTime() + shift),
           blockStartsAt: new Date(booking.blockStartsAt.getTime() + shift),
           blockEndsAt: new Date(booking.blockEndsAt.getTime() + shift),
+          carriedFeeAmount: decision.carriedFee,
         },
+        // Decided on this start and this carried fee: another move meanwhile decides again.
+        expect: { startsAt: booking.startsAt, carriedFeeAmount: booking.carriedFeeAmount },
         actorId: auth.userId,
         action: "booking.reschedule",
         now,
         context: auditContext(c),
-        data: { from_starts_at: booking.startsAt.toISOString(), to_starts_at: new Date(startMs).toISOString() },
+        data: {
+          from_starts_at: booking.startsAt.toISOString(),
+          to_starts_at: new Date(startMs).toISOString(),
+          by: bySalon ? "SALON" : "CLIENT",
+          hours_before: decision.hoursBefore,
+          fee_at_move: decision.feeAtMove,
+          carried_fee_before: booking.carriedFeeAmount,
+          carried_fee: decision.carriedFee,
+        },
       });
     } catch (error) {
       if (isSlotConflict(error)) throw slotTaken();

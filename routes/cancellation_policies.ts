@@ -12,14 +12,15 @@ import {
   listPolicies,
   type PolicyRecord,
   type PolicyRow,
+  ruleOf,
   type TierFields,
   type TierRow,
   updatePolicy,
 } from "../db/policies.ts";
 import { transition } from "../domain/bookings.ts";
-import { quoteCancellation, tierProblems } from "../domain/cancellation.ts";
+import { quoteCancellation, RESCHEDULE_RULES, tierProblems } from "../domain/cancellation.ts";
 import { isUniqueViolation } from "../db/errors.ts";
-import { findBooking } from "../db/bookings.ts";
+import { findBooking, paidOf } from "../db/bookings.ts";
 import type { App, AppEnv } from "./app.ts";
 import { auditContext, json, optionalUser, problem401, requireUser, unauthorized } from "./auth.ts";
 import { ApiError, bodyErrorResponses, errorResponses, notFound, problem403, problem409 } from "./errors.ts";
@@ -50,10 +51,18 @@ const tiersBody = z.array(tierBody).min(1).max(10).openapi({
     "Any order is accepted; problems name the tier by its position in this list.",
 });
 
+const rescheduleRule = z.enum(RESCHEDULE_RULES).openapi({
+  description: "What a client's reschedule does while a tier with a fee applies: CHARGE carries that fee onto the " +
+    "booking (cancelling later costs at least it, whatever the new time), REFUSE refuses the move. The salon's own " +
+    "reschedules are always free. A client can never reschedule at or after the start.",
+  example: "CHARGE",
+});
+
 const createBody = z.object({
   salon_id: z.uuid(),
   name: z.string().trim().min(1).max(200),
   tiers: tiersBody,
+  reschedule_in_fee_window: rescheduleRule.default("CHARGE"),
   active: z.boolean().default(true)
     .openapi({ description: "An active policy replaces the salon's active one (a salon has one active policy)" }),
 }).strict().openapi("CancellationPolicyCreate");
@@ -63,6 +72,7 @@ const updateBody = z.object({
   active: z.boolean().optional()
     .openapi({ description: "Activating it deactivates the salon's other active policy" }),
   tiers: tiersBody.optional().openapi({ description: "Replaces every tier" }),
+  reschedule_in_fee_window: rescheduleRule.optional(),
 }).strict().refine((body) => Object.keys(body).length > 0, { message: "must change at least one field" })
   .openapi("CancellationPolicyUpdate", {
     description: "Existing bookings keep the terms they were made under: they carry a copy of the policy",
@@ -82,6 +92,7 @@ const policySchema = z.object({
   active: z.boolean(),
   currency: z.string().openapi({ description: "The salon's: fixed fees are minor units of it" }),
   tiers: z.array(tierSchema).openapi({ description: "By hours before the start, nearest first" }),
+  reschedule_in_fee_window: z.enum(RESCHEDULE_RULES),
   created_at: z.string(),
   updated_at: z.string(),
 }).openapi("CancellationPolicy");
@@ -97,8 +108,11 @@ const quoteSchema = z.object({
   hours_before: z.number().openapi({ description: "Hours left until the start, rounded down to hundredths" }),
   allowed: z.boolean(),
   reason: z.string().optional().openapi({ description: "Why the client cannot cancel now" }),
-  fee: amountSchema,
+  fee: amountSchema.openapi({ description: "The tier's fee now, but at least the carried fee; at most the price" }),
   refund: amountSchema,
+  carried_fee: amountSchema.openapi({
+    description: "The least cancelling costs, carried by the client's reschedules inside a fee tier",
+  }),
   tier_index: z.number().int().nullable()
     .openapi({ description: "The tier that applies, by position in the booking's copy of the policy" }),
 }).openapi("CancellationQuote");
@@ -113,6 +127,8 @@ export const policySnapshotSchema = z.object({
     feeBasisPoints: z.number().int(),
     feeFixedAmount: z.number().int(),
   })),
+  /** Copies made before the rule existed have none: they mean CHARGE. */
+  reschedule_in_fee_window: z.enum(RESCHEDULE_RULES).optional(),
 });
 export type PolicySnapshot = z.infer<typeof policySnapshotSchema>;
 
@@ -133,6 +149,7 @@ function toPolicy(policy: PolicyRow, tiers: TierRow[], currency: string): z.infe
     active: policy.active,
     currency,
     tiers: tiers.map(toTier),
+    reschedule_in_fee_window: ruleOf(policy.rescheduleInFeeWindow),
     created_at: policy.createdAt.toISOString(),
     updated_at: policy.updatedAt.toISOString(),
   };
@@ -248,9 +265,10 @@ const quote = createRoute({
   operationId: "quoteCancellation",
   summary: "What cancelling a booking now would cost its client",
   description: "Uses the copy of the policy the booking was made under, never the policy as edited since; " +
-    "`{id}` is a policy of the booking's salon or the one the booking was made under. The refund counts the " +
-    "deposit as paid once the booking is CONFIRMED (payments are not tracked yet). For the booking's client, " +
-    "its professional, the salon's managers and admins; the booking is not found for anyone else.",
+    "`{id}` is a policy of the booking's salon or the one the booking was made under. The fee is at least what " +
+    "the client's reschedules inside a fee tier carried (`carried_fee`); the refund is what was paid and not yet " +
+    "given back, minus the fee, as cancelling would do. For the booking's client, its professional, the salon's " +
+    "managers and admins; the booking is not found for anyone else.",
   tags,
   middleware: [requireUser] as const,
   request: { params: idParam, query: z.object({ booking: z.uuid().openapi({ description: "The booking" }) }) },
@@ -283,7 +301,12 @@ export function registerCancellationPolicies(app: App): void {
     const created = await oneActiveAtATime(() =>
       insertPolicy(
         database.db,
-        { salonId: salon.id, name: body.name, active: body.active },
+        {
+          salonId: salon.id,
+          name: body.name,
+          active: body.active,
+          rescheduleInFeeWindow: body.reschedule_in_fee_window,
+        },
         tiers,
         c.var.auth!.userId,
         { ...auditContext(c), now: now() },
@@ -339,6 +362,9 @@ export function registerCancellationPolicies(app: App): void {
           ...(body.name !== undefined ? { name: body.name } : {}),
           ...(body.active !== undefined ? { active: body.active } : {}),
           ...(tiers ? { tiers } : {}),
+          ...(body.reschedule_in_fee_window !== undefined
+            ? { rescheduleInFeeWindow: body.reschedule_in_fee_window }
+            : {}),
         },
         c.var.auth!.userId,
         { ...auditContext(c), now: now() },
@@ -366,11 +392,12 @@ export function registerCancellationPolicies(app: App): void {
       ? quoteCancellation({
         tiers: snapshot?.tiers ?? null,
         price: booking.priceAmount,
-        // Payments are not tracked yet: a CONFIRMED booking is taken to have paid its deposit.
-        paid: booking.status === "CONFIRMED" ? booking.depositAmount : 0,
+        // What cancelling would refund from: the captured deposit not yet given back.
+        paid: (await paidOf(database.db, booking.id)).paid,
         startsAt,
         now: at,
         by: "CLIENT",
+        carriedFee: booking.carriedFeeAmount,
       })
       : {
         allowed: false,
@@ -389,6 +416,7 @@ export function registerCancellationPolicies(app: App): void {
       ...(result.reason !== undefined ? { reason: result.reason } : {}),
       fee: money(result.fee),
       refund: money(result.refund),
+      carried_fee: money(booking.carriedFeeAmount),
       tier_index: result.tierIndex,
     }, 200);
   });

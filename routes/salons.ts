@@ -40,6 +40,14 @@ const editableFields = {
   reminder_hours: z.array(z.number().int().min(1).max(168)).max(3)
     .refine((hours) => new Set(hours).size === hours.length, "must not repeat an hour")
     .openapi({ description: "Hours before a confirmed booking at which the client is reminded", example: [24, 2] }),
+  max_open_holds_per_client: z.number().int().min(1).max(100).openapi({
+    description: "Unpaid holds (PENDING bookings whose hold has not lapsed) one client may keep at this salon at once",
+    example: 2,
+  }),
+  max_future_bookings_per_client: z.number().int().min(1).max(500).openapi({
+    description: "Upcoming bookings (open holds and CONFIRMED ones starting later) one client may have at this salon",
+    example: 10,
+  }),
 };
 
 const bothOrNeither = (body: { latitude?: number | null; longitude?: number | null }) =>
@@ -62,6 +70,8 @@ const createBody = z.object({
   hold_minutes: editableFields.hold_minutes.default(15),
   no_show_tolerance_minutes: editableFields.no_show_tolerance_minutes.default(15),
   reminder_hours: editableFields.reminder_hours.default([24, 2]),
+  max_open_holds_per_client: editableFields.max_open_holds_per_client.default(2),
+  max_future_bookings_per_client: editableFields.max_future_bookings_per_client.default(10),
 }).strict().refine(bothOrNeither, locationMessage).openapi("SalonCreate");
 
 const updateBody = z.object({
@@ -98,6 +108,9 @@ export const salonSchema = z.object({
   hold_minutes: z.number().int(),
   no_show_tolerance_minutes: z.number().int().openapi({ description: "How late a client may arrive before a no-show" }),
   reminder_hours: z.array(z.number().int()),
+  max_open_holds_per_client: z.number().int().openapi({ description: "Unpaid holds one client may keep here at once" }),
+  max_future_bookings_per_client: z.number().int()
+    .openapi({ description: "Upcoming bookings one client may have here" }),
   active: z.boolean(),
   distance_km: z.number().nullable().optional().openapi({ description: "Only when searching near a point" }),
   created_at: z.string(),
@@ -131,6 +144,8 @@ export function toSalon(row: SalonRow, distanceKm?: number | null): z.infer<type
     hold_minutes: row.holdMinutes,
     no_show_tolerance_minutes: row.noShowToleranceMinutes,
     reminder_hours: row.reminderHours,
+    max_open_holds_per_client: row.maxOpenHoldsPerClient,
+    max_future_bookings_per_client: row.maxFutureBookingsPerClient,
     active: row.active,
     ...(distanceKm !== undefined
       ? { distance_km: distanceKm === null ? null : Math.round(distanceKm * 1000) / 1000 }
@@ -167,6 +182,8 @@ function toColumns(body: EditableBody): SalonChanges {
   set("holdMinutes", body.hold_minutes);
   set("noShowToleranceMinutes", body.no_show_tolerance_minutes);
   set("reminderHours", body.reminder_hours);
+  set("maxOpenHoldsPerClient", body.max_open_holds_per_client);
+  set("maxFutureBookingsPerClient", body.max_future_bookings_per_client);
   set("active", body.active);
   return columns;
 }

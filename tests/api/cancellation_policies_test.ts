@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { isUniqueViolation } from "../../db/errors.ts";
 import { and, eq } from "drizzle-orm";
-import { auditEvents, bookings, cancellationPolicies, cancellationPolicyTiers } from "../../db/schema.ts";
+import { auditEvents, bookings, cancellationPolicies, cancellationPolicyTiers, payments } from "../../db/schema.ts";
 import { loadActivePolicyTiers } from "../../db/policies.ts";
 import { apiClient } from "../support/api.ts";
 import { makeTestApp } from "../support/app.ts";
@@ -178,6 +178,7 @@ Deno.test("cancellation policies", async (t) => {
           { hoursBeforeMin: 24, hoursBeforeMax: 48, feeBasisPoints: 1250, feeFixedAmount: 300 },
           { hoursBeforeMin: 48, hoursBeforeMax: null, feeBasisPoints: 0, feeFixedAmount: 0 },
         ],
+        rescheduleInFeeWindow: "CHARGE",
       });
       // Two active policies in one salon cannot exist: the database refuses the second.
       const older = await createPolicy(owner, empty.id, { name: "Older", active: false });
@@ -308,6 +309,17 @@ Deno.test("cancellation policies", async (t) => {
           policySnapshot: snapshot,
           ...fields,
         }).returning();
+        // A confirmed booking here paid its deposit: the quote refunds from what was captured.
+        if (row.status === "CONFIRMED") {
+          await db.insert(payments).values({
+            bookingId: row.id,
+            provider: "MOCK",
+            providerPaymentId: `pi_quote_${row.id}`,
+            status: "SUCCEEDED",
+            amount: row.depositAmount,
+            currency: "BRL",
+          });
+        }
         return row;
       };
       /** The user signed in again at the current clock: moving the clock by hours outlives access tokens. */
@@ -341,6 +353,7 @@ Deno.test("cancellation policies", async (t) => {
           allowed: true,
           fee: money(0),
           refund: money(2000),
+          carried_fee: money(0),
           tier_index: 2,
         });
         const edge48 = await at(startsAt - 48 * HOUR);
