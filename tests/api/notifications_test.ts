@@ -35,7 +35,8 @@ Deno.test("notifications", async (t) => {
     price_amount: 9000,
     professional_ids: [pro.id],
   });
-  const client = await makeUser(testApp, "CLIENT");
+  // Verified: this client books several times, beyond the one open booking of an unverified account.
+  const client = await makeUser(testApp, "CLIENT", { verified: true });
   const book = (startsAt: string, who = client) =>
     send("POST", "/bookings", who, { service_id: service.id, professional_id: pro.id, starts_at: startsAt });
   const deliverAll = async () => {

@@ -13,11 +13,14 @@ export interface SignedInUser {
   refreshToken: string;
 }
 
-/** Creates a user with the role and returns them signed in. */
+/**
+ * Creates a user with the role and returns them signed in; `verified` marks the email as verified
+ * (an unverified account holds one open booking at most).
+ */
 export async function makeUser(
   { app, deps }: Pick<TestApp, "app" | "deps">,
   role: Role = "CLIENT",
-  overrides: { email?: string; password?: string; fullName?: string } = {},
+  overrides: { email?: string; password?: string; fullName?: string; verified?: boolean } = {},
 ): Promise<SignedInUser> {
   const email = overrides.email ?? `${role.toLowerCase()}-${crypto.randomUUID()}@example.com`;
   const password = overrides.password ?? "Secret123";
@@ -27,7 +30,8 @@ export async function makeUser(
     body: JSON.stringify({ email, password, full_name: overrides.fullName ?? `Test ${role}` }),
   });
   if (res.status !== 201) throw new Error(`Cannot register fixture user: ${res.status} ${await res.text()}`);
-  const [row] = await deps.database.db.update(users).set({ role }).where(eq(users.email, email)).returning();
+  const [row] = await deps.database.db.update(users)
+    .set({ role, ...(overrides.verified ? { verified: true } : {}) }).where(eq(users.email, email)).returning();
   const pair = await res.json();
   return { id: row.id, email, password, role, accessToken: pair.access_token, refreshToken: pair.refresh_token };
 }
