@@ -81,7 +81,12 @@ async function fixture(testApp: TestApp, now: Date): Promise<string[]> {
   const send = apiClient(testApp);
   const owner = await makeUser(testApp, "SALON_OWNER");
   // UTC keeps the slot arithmetic free of daylight-saving shifts.
-  const salon = await makeSalon(send, owner, { time_zone: "UTC", minimum_notice_minutes: 0 });
+  const salon = await makeSalon(send, owner, {
+    time_zone: "UTC",
+    minimum_notice_minutes: 0,
+    max_open_holds_per_client: 100,
+    max_future_bookings_per_client: 500,
+  });
   const rules = [1, 2, 3, 4, 5, 6, 7].map((day) => ({ day_of_week: day, start: "00:00", end: "24:00" }));
   const pros: { id: string }[] = [];
   for (let i = 0; i < PROFESSIONALS; i++) {
@@ -97,7 +102,7 @@ async function fixture(testApp: TestApp, now: Date): Promise<string[]> {
     professional_ids: pros.map((p) => p.id),
   });
   const clients: SignedInUser[] = [];
-  for (let i = 0; i < CLIENTS; i++) clients.push(await makeUser(testApp, "CLIENT"));
+  for (let i = 0; i < CLIENTS; i++) clients.push(await makeUser(testApp, "CLIENT", { verified: true }));
   const firstSlot = Math.floor(now.getTime() / DAY_MS) * DAY_MS + DAY_MS;
   const slots = Array.from({ length: EVENTS }, (_, i) => i);
   return await pool(slots, SENDERS, async (i) => {
@@ -151,8 +156,15 @@ async function deliver(testApp: TestApp, payloads: string[]): Promise<{ seconds:
 
 // A fixed clock: holds never lapse while the fixture is built, so every event finds its booking PENDING.
 const NOW = new Date();
+// Each fixture client keeps 30 unpaid holds: far beyond the per-client booking limits, raised here.
 const testApp = await makeTestApp(
-  { LOG_LEVEL: "silent", RATE_LIMIT_API_PER_MINUTE: "100000000", RATE_LIMIT_PUBLIC_PER_MINUTE: "100000000" },
+  {
+    LOG_LEVEL: "silent",
+    RATE_LIMIT_API_PER_MINUTE: "100000000",
+    RATE_LIMIT_PUBLIC_PER_MINUTE: "100000000",
+    CLIENT_MAX_OPEN_HOLDS: "1000",
+    CLIENT_MAX_FUTURE_BOOKINGS: "10000",
+  },
   { now: () => NOW },
 );
 const notes: string[] = [];
