@@ -179,15 +179,29 @@ export async function sessionState(db: Db, userId: string, familyId: string): Pr
   return { user: row.user, sessionRevoked: row.familyRevokedAt !== null };
 }
 
-/** Updates a user's own profile fields. */
+/**
+ * Updates a user's own profile fields. With `phoneChanged` the number starts unverified and any
+ * code sent to the previous one stops working, in the same batch.
+ */
 export async function updateProfile(
   db: Db,
   userId: string,
   fields: Partial<Pick<UserRow, "fullName" | "phone" | "locale">>,
   now: Date,
+  options: { phoneChanged?: boolean } = {},
 ): Promise<UserRow | undefined> {
-  const [row] = await db.update(users).set({ ...fields, updatedAt: now }).where(eq(users.id, userId)).returning();
+  const update = db.update(users)
+    .set({ ...fields, ...(options.phoneChanged ? { phoneVerifiedAt: null } : {}), updatedAt: now })
+    .where(eq(users.id, userId)).returning();
+  if (!options.phoneChanged) return (await update)[0];
+  const [[row]] = await db.batch([update, burnTokensStatement(db, userId, "VERIFY_PHONE", now)]);
   return row;
+}
+
+function burnTokensStatement(db: Db, userId: string, purpose: UserTokenPurpose, now: Date) {
+  return db.update(userTokens).set({ usedAt: now }).where(
+    and(eq(userTokens.userId, userId), eq(userTokens.purpose, purpose), isNull(userTokens.usedAt)),
+  );
 }
 
 /** Stores a new password hash and ends every other session of the user, with the audit event. */
@@ -269,10 +283,10 @@ export async function listUsers(
   return rows.map((row) => ({ user: row.user, position: { createdAt: row.at, id: row.user.id } }));
 }
 
-export type UserTokenPurpose = "VERIFY_EMAIL" | "RESET_PASSWORD" | "INVITATION";
+export type UserTokenPurpose = "VERIFY_EMAIL" | "RESET_PASSWORD" | "INVITATION" | "VERIFY_PHONE";
 
 /**
- * Issues a single-use token (stored hashed) and its email in the outbox, in one batch; earlier
+ * Issues a single-use token (stored hashed) and its message in the outbox, in one batch; earlier
  * unused tokens of the same purpose stop working.
  */
 export async function issueUserToken(
@@ -283,13 +297,11 @@ export async function issueUserToken(
     tokenHash: string;
     expiresAt: Date;
     now: Date;
-    email: { topic: string; payload: Record<string, unknown>; deduplicationId: string };
+    message: { topic: string; payload: Record<string, unknown>; deduplicationId: string };
   },
 ): Promise<void> {
   await db.batch([
-    db.update(userTokens).set({ usedAt: options.now }).where(
-      and(eq(userTokens.userId, options.userId), eq(userTokens.purpose, options.purpose), isNull(userTokens.usedAt)),
-    ),
+    burnTokensStatement(db, options.userId, options.purpose, options.now),
     db.insert(userTokens).values({
       userId: options.userId,
       purpose: options.purpose,
@@ -297,11 +309,68 @@ export async function issueUserToken(
       expiresAt: options.expiresAt,
     }),
     db.insert(outbox).values({
-      topic: options.email.topic,
-      payload: options.email.payload,
-      deduplicationId: options.email.deduplicationId,
+      topic: options.message.topic,
+      payload: options.message.payload,
+      deduplicationId: options.message.deduplicationId,
     }),
   ]);
+}
+
+/** True when a token of this purpose is known, unused and unexpired (checked before costly work). */
+export async function usableUserToken(db: Db, tokenHash: string, purpose: UserTokenPurpose, now: Date) {
+  const [row] = await db.select({ id: userTokens.id }).from(userTokens).where(and(
+    eq(userTokens.tokenHash, tokenHash),
+    eq(userTokens.purpose, purpose),
+    isNull(userTokens.usedAt),
+    sql`${userTokens.expiresAt} > ${now.toISOString()}`,
+  )).limit(1);
+  return row !== undefined;
+}
+
+/** The user's newest unused, unexpired token of this purpose (a phone code is looked up by its account). */
+export async function liveUserToken(
+  db: Db,
+  userId: string,
+  purpose: UserTokenPurpose,
+  now: Date,
+): Promise<{ id: string } | undefined> {
+  const [row] = await db.select({ id: userTokens.id }).from(userTokens).where(and(
+    eq(userTokens.userId, userId),
+    eq(userTokens.purpose, purpose),
+    isNull(userTokens.usedAt),
+    sql`${userTokens.expiresAt} > ${now.toISOString()}`,
+  )).orderBy(sql`${userTokens.createdAt} DESC`).limit(1);
+  return row;
+}
+
+/** Makes one token unusable (a phone code that was guessed at too often). */
+export async function burnUserToken(db: Db, tokenId: string, now: Date): Promise<void> {
+  await db.update(userTokens).set({ usedAt: now }).where(and(eq(userTokens.id, tokenId), isNull(userTokens.usedAt)));
+}
+
+/**
+ * Uses a phone code (by its token id and hash) and marks the phone verified, in one statement, only
+ * while the user's number is still `phone` (a number changed meanwhile is not verified by the old
+ * number's code). Returns true when the phone is now verified.
+ */
+export async function confirmPhone(
+  db: Db,
+  options: { userId: string; tokenId: string; tokenHash: string; phone: string },
+  context: AuditContext & { now: Date },
+): Promise<boolean> {
+  const now = context.now.toISOString();
+  const result = await db.execute(sql`
+    WITH used AS (
+      UPDATE ${userTokens} SET used_at = ${now}
+      WHERE id = ${options.tokenId} AND user_id = ${options.userId} AND token_hash = ${options.tokenHash}
+        AND purpose = 'VERIFY_PHONE' AND used_at IS NULL AND expires_at > ${now}
+      RETURNING user_id
+    ), verified AS (
+      UPDATE ${users} SET phone_verified_at = ${now}, updated_at = ${now}
+      FROM used WHERE ${users.id} = used.user_id AND ${users.phone} = ${options.phone} RETURNING ${users.id}
+    ), audited AS (${auditFromStatement("verified", "auth.phone_verified", context)})
+    SELECT id FROM verified`);
+  return result.rows.length === 1;
 }
 
 /** CTE body that uses an unexpired, unused single-use token once and returns its user id. */

@@ -22,16 +22,18 @@ import {
   revokeFamily,
   rotateRefreshToken,
   sessionState,
+  usableUserToken,
   type UserRow,
   type UserTokenPurpose,
 } from "../db/auth.ts";
 import { isUniqueViolation } from "../db/errors.ts";
+import { type BudgetVerdict, claimWindows, spendMessageBudget, type WindowClaim } from "../adapters/rate_windows.ts";
+import type { MessageKind } from "../domain/message_limits.ts";
 import { normaliseEmail, passwordProblems } from "../domain/credentials.ts";
 import { type Role, SELF_SERVICE_ROLES } from "../domain/access.ts";
 import type { App, AppEnv } from "./app.ts";
 import { ApiError, bodyErrorResponses, errorResponses, problem409 } from "./errors.ts";
-import { showDevMail } from "./dev_mail.ts";
-import { apiRateLimit, countOnly, rateLimited, rateWindow } from "./rate_limit.ts";
+import { apiRateLimit, rateLimited, storeUnavailable } from "./rate_limit.ts";
 import { clientIp } from "./client_address.ts";
 
 const email = z.string().trim().toLowerCase().pipe(z.email().max(254)).openapi({ example: "ana@example.com" });
@@ -81,6 +83,9 @@ export const userSchema = z.object({
   phone: z.string().nullable(),
   role: z.enum(["CLIENT", "PROFESSIONAL", "SALON_OWNER", "ADMIN"]),
   verified: z.boolean(),
+  phone_verified: z.boolean().openapi({
+    description: "The phone number was proven with an SMS code; SMS notices go only to a verified phone",
+  }),
   active: z.boolean(),
   created_at: z.string().openapi({ example: "2026-03-08T15:00:00Z" }),
 }).openapi("User");
@@ -94,6 +99,7 @@ export function toUser(row: UserRow): z.infer<typeof userSchema> {
     phone: row.phone,
     role: row.role,
     verified: row.verified,
+    phone_verified: row.phone !== null && row.phoneVerifiedAt !== null,
     active: row.active,
     created_at: row.createdAt.toISOString(),
   });
@@ -102,6 +108,11 @@ export function toUser(row: UserRow): z.infer<typeof userSchema> {
 export const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
 const tags = ["Auth"];
 export const problem401 = { description: "Not authenticated", content: bodyErrorResponses[400].content };
+/** The 503 of routes whose limits fail closed when the rate-limit store cannot answer. */
+export const problem503 = {
+  description: "The rate-limit store is unavailable: retry after `Retry-After` seconds",
+  content: bodyErrorResponses[400].content,
+};
 
 const register = createRoute({
   method: "post",
@@ -129,7 +140,7 @@ const login = createRoute({
   responses: {
     200: { description: "Signed in", ...json(tokenPairSchema) },
     401: problem401,
-    503: { description: "The rate-limit store is unavailable", content: bodyErrorResponses[400].content },
+    503: problem503,
     ...bodyErrorResponses,
   },
 });
@@ -223,29 +234,45 @@ async function authenticate(c: Context<AppEnv>, header: string | undefined): Pro
 
 const perUserLimit = apiRateLimit((c) => c.var.auth?.userId ?? null, "api-user");
 
-/** Refuses a login attempt when its address or email has failed too often; fails closed. */
-async function checkLoginLimit(c: Context<AppEnv>, email: string): Promise<void> {
+/**
+ * Counts a login attempt per client address and per email before its password is verified, and
+ * refuses it (429) when either has had too many: the count is an atomic increment, so however many
+ * attempts race, at most the limit are verified per window. The caller gives the attempt back
+ * when the login succeeds, so a successful login never locks anyone out. Fails closed (503).
+ */
+async function claimLoginAttempt(c: Context<AppEnv>, email: string): Promise<WindowClaim> {
   const deps = c.var.services;
   const limit = deps.config.RATE_LIMIT_LOGIN_PER_MINUTE;
-  let decisions;
+  let claim;
   try {
-    decisions = await Promise.all([
-      rateWindow(deps, { name: "login-ip", id: clientIp(c), limit, count: false }),
-      rateWindow(deps, { name: "login-email", id: email, limit, count: false }),
+    claim = await claimWindows(deps, [
+      { name: "login-ip", id: clientIp(c), limit },
+      { name: "login-email", id: email, limit },
     ]);
   } catch (error) {
     deps.logger.error("login rate limit unavailable: login refused", { error: String(error) });
-    throw new ApiError("unavailable", "Cannot sign in right now: try again shortly", {
-      headers: { "Retry-After": "5" },
-    });
+    throw storeUnavailable("sign in");
   }
-  const refused = decisions.find((d) => !d.allowed);
-  if (refused) throw rateLimited(refused, "failed sign-in attempts");
+  if (claim.refused) throw rateLimited(claim.refused.decision, "failed sign-in attempts");
+  return claim;
 }
 
-async function countLoginFailure(c: Context<AppEnv>, email: string): Promise<void> {
+/**
+ * Spends one account message (a reset, a verification) from its budget; throws the 429 when it is
+ * spent, or 503 when the store cannot tell (account messages fail closed).
+ */
+export async function spendAccountMessage(
+  c: Context<AppEnv>,
+  kind: MessageKind,
+  subjects: { recipient: string; caller: string },
+): Promise<BudgetVerdict> {
   const deps = c.var.services;
-  await Promise.all([countOnly(deps, "login-ip", clientIp(c)), countOnly(deps, "login-email", email)]);
+  try {
+    return await spendMessageBudget(deps, kind, subjects);
+  } catch (error) {
+    deps.logger.error("message limit store unavailable: message refused", { kind, error: String(error) });
+    throw storeUnavailable("send this message");
+  }
 }
 
 const verifyRequest = createRoute({
@@ -255,7 +282,12 @@ const verifyRequest = createRoute({
   summary: "Email yourself a verification link (valid 30 minutes, single use)",
   tags,
   middleware: [requireUser] as const,
-  responses: { 202: { description: "Sent", ...json(acceptedSchema) }, 401: problem401, ...errorResponses },
+  responses: {
+    202: { description: "Sent", ...json(acceptedSchema) },
+    401: problem401,
+    503: problem503,
+    ...errorResponses,
+  },
 });
 
 const verifyConfirm = createRoute({
@@ -277,7 +309,7 @@ const resetRequest = createRoute({
   tags,
   security: [],
   request: { body: { required: true, ...json(resetRequestBody) } },
-  responses: { 202: { description: "Accepted", ...json(acceptedSchema) }, ...bodyErrorResponses },
+  responses: { 202: { description: "Accepted", ...json(acceptedSchema) }, 503: problem503, ...bodyErrorResponses },
 });
 
 const resetConfirm = createRoute({
@@ -308,14 +340,24 @@ async function sendSingleUseToken(c: Context<AppEnv>, user: UserRow, purpose: Us
     tokenHash,
     expiresAt: new Date(now().getTime() + SINGLE_USE_TOKEN_SECONDS * 1000),
     now: now(),
-    // The message carries the token to the user; only its hash identifies it in user_tokens.
-    email: {
+    // The message carries the token to the user; only its hash identifies it in user_tokens. The
+    // token reaches no log line: the relay drops it from the outbox and the sender from the record.
+    message: {
       topic,
       payload: { user_id: user.id, to: user.email, locale: user.locale, token },
       deduplicationId: `${topic}:${tokenHash}`,
     },
   });
-  showDevMail(c, { topic, to: user.email, code: token });
+}
+
+/** Sends within the budget already spent: a message that could not be written gives its count back. */
+export async function sendSpent(verdict: BudgetVerdict & { allowed: true }, send: () => Promise<void>) {
+  try {
+    await send();
+  } catch (error) {
+    await verdict.release();
+    throw error;
+  }
 }
 
 /** Registers the account and session routes. */
@@ -355,15 +397,22 @@ export function registerAuth(app: App): void {
     const body = c.req.valid("json");
     const { passwords, database, now } = c.var.services;
     const normalised = normaliseEmail(body.email);
-    // Only failures count toward the login limit, so a successful login never locks anyone out.
-    await checkLoginLimit(c, normalised);
-    const user = await findUserByEmail(database.db, normalised);
-    const valid = await passwords.verify(user?.passwordHash ?? null, body.password);
+    const attempt = await claimLoginAttempt(c, normalised);
+    let user, valid;
+    try {
+      user = await findUserByEmail(database.db, normalised);
+      valid = await passwords.verify(user?.passwordHash ?? null, body.password);
+    } catch (error) {
+      // Nothing was verified: the attempt does not count.
+      await attempt.release();
+      throw error;
+    }
     if (!user || !valid || !user.active) {
-      await countLoginFailure(c, normalised);
       await recordLoginFailure(database.db, user?.id ?? null, auditContext(c));
       throw unauthorized("Cannot sign in: email or password is wrong");
     }
+    // Only failures stay counted, so a successful login never locks anyone out.
+    await attempt.release();
     const { pair, session } = await issuePair(c, user, crypto.randomUUID());
     const rehashedPassword = passwords.needsRehash(user.passwordHash) ? await passwords.hash(body.password) : undefined;
     await recordLogin(database.db, user, session, { ...auditContext(c), now: now(), rehashedPassword });
@@ -395,7 +444,12 @@ export function registerAuth(app: App): void {
 
   app.openapi(verifyRequest, async (c) => {
     const user = c.var.auth!.user;
-    if (!user.verified) await sendSingleUseToken(c, user, "VERIFY_EMAIL");
+    if (!user.verified) {
+      // The caller is signed in and asks about their own address: a 429 reveals nothing.
+      const verdict = await spendAccountMessage(c, "verify_email", { recipient: user.email, caller: user.id });
+      if (!verdict.allowed) throw rateLimited(verdict.decision, "verification messages");
+      await sendSpent(verdict, () => sendSingleUseToken(c, user, "VERIFY_EMAIL"));
+    }
     return c.json({
       status: "accepted" as const,
       detail: "If the address is not verified yet, a message is on its way",
@@ -412,8 +466,22 @@ export function registerAuth(app: App): void {
 
   app.openapi(resetRequest, async (c) => {
     const { email: address } = c.req.valid("json");
-    const user = await findUserByEmail(c.var.services.database.db, normaliseEmail(address));
-    if (user?.active) await sendSingleUseToken(c, user, "RESET_PASSWORD");
+    const { database, logger } = c.var.services;
+    const normalised = normaliseEmail(address);
+    // Counted whether an account uses the address or not, and answered the same when the budget is
+    // spent: neither the answer nor the limit tells whether the address is known.
+    const verdict = await spendAccountMessage(c, "password_reset", { recipient: normalised, caller: clientIp(c) });
+    if (verdict.allowed) {
+      const user = await findUserByEmail(database.db, normalised);
+      if (user?.active) await sendSpent(verdict, () => sendSingleUseToken(c, user, "RESET_PASSWORD"));
+    } else {
+      // No address in the line: the limit, not who was asked about, is what an operator needs.
+      logger.warn("password reset not sent: message limit reached", {
+        scope: verdict.window.scope,
+        limit: verdict.window.limit,
+        window_minutes: verdict.window.windowMinutes,
+      });
+    }
     return c.json(
       { status: "accepted" as const, detail: "If an account uses this address, a message is on its way" },
       202,
@@ -423,11 +491,12 @@ export function registerAuth(app: App): void {
   app.openapi(resetConfirm, async (c) => {
     const body = c.req.valid("json");
     const { database, passwords, now } = c.var.services;
+    const tokenHash = await hashToken(body.token);
+    // Looked up before the new password is hashed: argon2 is the costly part, and a bogus token
+    // must not buy it. The reset itself still requires the token unused, so a race cannot reuse it.
+    if (!(await usableUserToken(database.db, tokenHash, "RESET_PASSWORD", now()))) throw invalidSingleUseToken();
     const hash = await passwords.hash(body.new_password);
-    const userId = await resetPassword(database.db, await hashToken(body.token), hash, {
-      ...auditContext(c),
-      now: now(),
-    });
+    const userId = await resetPassword(database.db, tokenHash, hash, { ...auditContext(c), now: now() });
     if (!userId) throw invalidSingleUseToken();
     return c.body(null, 204);
   });

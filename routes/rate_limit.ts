@@ -1,69 +1,40 @@
 /**
- * Rate limits over the key-value store (eSalão source: login 5/min, API 100/min, reports 20/min).
- * Store calls are bounded by a timeout: the login limit fails closed (503), the general API limit
- * fails open with a logged warning; a request never hangs on the store.
+ * Rate limits over the key-value store (eSalão source: login 5/min, API 100/min, reports 20/min),
+ * counted by adapters/rate_windows.ts. Store calls are bounded by a timeout: the login limit and
+ * the account-message budgets fail closed (503), the general API limit fails open with a logged
+ * warning; a request never hangs on the store.
  */
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import { type RateDecision, slidingWindow } from "../domain/rate_limit.ts";
+import { readWindow } from "../adapters/rate_windows.ts";
+import type { RateDecision } from "../domain/rate_limit.ts";
 import type { AppDeps, AppEnv } from "./app.ts";
 import { ApiError } from "./errors.ts";
 import { clientIp } from "./client_address.ts";
-
-const WINDOW_MS = 60_000;
-
-class StoreTimeout extends Error {
-  override name = "StoreTimeout";
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StoreTimeout(`store did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /**
  * Reads (and with `count`, adds this request to) the sliding window of `name` for `id`; the
  * window is a minute unless `windowMs` says otherwise (message limits count per hour or day).
  * Throws when the store fails or is slow.
  */
-export async function rateWindow(
+export function rateWindow(
   deps: AppDeps,
   options: { name: string; id: string; limit: number; count: boolean; windowMs?: number },
 ): Promise<RateDecision> {
-  const windowMs = options.windowMs ?? WINDOW_MS;
-  const nowMs = deps.now().getTime();
-  const index = Math.floor(nowMs / windowMs);
-  // Windows of other lengths never share a key with the minute ones.
-  const key = (i: number) => `rl:${options.name}:${options.id}:${windowMs === WINDOW_MS ? "" : `${windowMs}:`}${i}`;
-  const ttlSeconds = Math.ceil((2 * windowMs) / 1000);
-  const [current, previous] = await withTimeout(
-    Promise.all([
-      options.count ? deps.store.increment(key(index), ttlSeconds) : deps.store.get(key(index)).then(Number),
-      deps.store.get(key(index - 1)).then(Number),
-    ]),
-    deps.config.STORE_TIMEOUT_MS,
-  );
-  return slidingWindow({
-    limit: options.limit,
-    windowMs,
-    elapsedMs: nowMs - index * windowMs,
-    // An unrecorded check counts as if this request were added.
-    current: options.count ? current : current + 1,
-    previous,
-  });
+  return readWindow(deps, options, options.count);
 }
 
-/** Adds one to a window without deciding (a failed login). Errors are logged, not raised. */
+/** Adds one to a minute window without deciding (a refused call). Errors are logged, not raised. */
 export async function countOnly(deps: AppDeps, name: string, id: string): Promise<void> {
-  const index = Math.floor(deps.now().getTime() / WINDOW_MS);
-  await withTimeout(
-    deps.store.increment(`rl:${name}:${id}:${index}`, (2 * WINDOW_MS) / 1000),
-    deps.config.STORE_TIMEOUT_MS,
-  )
+  await readWindow(deps, { name, id, limit: Number.MAX_SAFE_INTEGER }, true)
     .catch((error) => deps.logger.warn("rate limit store failed", { limit: name, error: String(error) }));
+}
+
+/** The 503 answer when the store cannot say whether a limited action may go ahead (it fails closed). */
+export function storeUnavailable(what: string): ApiError {
+  return new ApiError("unavailable", `Cannot ${what} right now: try again shortly`, {
+    headers: { "Retry-After": "5" },
+  });
 }
 
 /** Writes the RateLimit-* headers of the tightest decision. */

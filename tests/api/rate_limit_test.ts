@@ -1,7 +1,8 @@
-/** Rate limits through the real app: headers, 429s, login counting only failures, store outages. */
+/** Rate limits through the real app: headers, 429s, login counting only failures, concurrent logins, store outages. */
 import assert from "node:assert/strict";
-import { MemoryStore } from "../../adapters/store.ts";
+import { KvStore, MemoryStore } from "../../adapters/store.ts";
 import { makeTestApp } from "../support/app.ts";
+import { concurrentWrongLogins } from "../support/login_race.ts";
 
 const JSON_HEADERS = { "content-type": "application/json" };
 
@@ -102,3 +103,21 @@ Deno.test("when the store hangs, login fails closed with 503 and the API fails o
     await close();
   }
 });
+
+for (
+  const [name, open] of [
+    ["the in-memory store", () => Promise.resolve(new MemoryStore())],
+    ["the Deno KV store", () => KvStore.open(":memory:")],
+  ] as const
+) {
+  Deno.test(`12 concurrent wrong passwords for one email verify at most the limit on ${name}`, async () => {
+    const store = await open();
+    try {
+      const { statuses, verified } = await concurrentWrongLogins(store, { attempts: 12, limit: 5 });
+      assert.equal(verified, 5);
+      assert.deepEqual(statuses, [...Array(5).fill(401), ...Array(7).fill(429)]);
+    } finally {
+      if (store instanceof KvStore) store.close();
+    }
+  });
+}

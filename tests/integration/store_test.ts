@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { type KeyValueStore, KvStore, MemoryStore, UpstashStore } from "../../adapters/store.ts";
 import { makeTestApp } from "../support/app.ts";
+import { concurrentWrongLogins } from "../support/login_race.ts";
 import { redisAvailable, startUpstashEndpoint } from "../support/upstash_endpoint.ts";
 
 async function contract(t: Deno.TestContext, store: KeyValueStore) {
@@ -91,6 +92,12 @@ Deno.test({
         assert.equal(await store.decrement("kept"), 1);
         const [ttl] = await endpoint.redis.send([["TTL", `${prefix}kept`]]);
         assert.ok(typeof ttl === "number" && ttl > 0 && ttl <= 60, `ttl ${ttl}`);
+      });
+
+      await t.step("12 concurrent wrong passwords for one email verify at most the limit (5)", async () => {
+        const { statuses, verified } = await concurrentWrongLogins(store, { attempts: 12, limit: 5 });
+        assert.equal(verified, 5);
+        assert.deepEqual(statuses, [...Array(5).fill(401), ...Array(7).fill(429)]);
       });
 
       await t.step("GET /health/redis reports upstash", async () => {
