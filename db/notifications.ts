@@ -27,6 +27,8 @@ export interface Recipient {
   id: string;
   email: string;
   phone: string | null;
+  /** SMS go only to a verified phone. */
+  phoneVerifiedAt: Date | null;
   fullName: string;
   locale: string;
 }
@@ -41,7 +43,14 @@ export async function bookingFacts(db: Db, bookingId: string) {
     reminderHours: salons.reminderHours,
     serviceName: services.name,
     professionalName: professionals.displayName,
-    client: { id: users.id, email: users.email, phone: users.phone, fullName: users.fullName, locale: users.locale },
+    client: {
+      id: users.id,
+      email: users.email,
+      phone: users.phone,
+      phoneVerifiedAt: users.phoneVerifiedAt,
+      fullName: users.fullName,
+      locale: users.locale,
+    },
   }).from(bookings)
     .innerJoin(salons, eq(salons.id, bookings.salonId))
     .innerJoin(services, eq(services.id, bookings.serviceId))
@@ -56,6 +65,7 @@ export async function recipient(db: Db, userId: string): Promise<Recipient | und
     id: users.id,
     email: users.email,
     phone: users.phone,
+    phoneVerifiedAt: users.phoneVerifiedAt,
     fullName: users.fullName,
     locale: users.locale,
   }).from(users).where(eq(users.id, userId));
@@ -69,16 +79,37 @@ export async function disabledChannels(db: Db, userId: string): Promise<Set<Chan
   return new Set(rows.map((r) => r.channel));
 }
 
+/** A notification just recorded that is to be sent. */
+export interface ToSend {
+  id: string;
+  channel: Channel;
+  dedupeKey: string | null;
+}
+
+/** The email and SMS rows among those just recorded that are to be sent (not SUPPRESSED). */
+export function toSend(rows: readonly (ToSend & { status: NotificationRow["status"] })[]): ToSend[] {
+  return rows.filter((n) => (n.channel === "EMAIL" || n.channel === "SMS") && n.status === "PENDING")
+    .map(({ id, channel, dedupeKey }) => ({ id, channel, dedupeKey }));
+}
+
+/** Columns `toSend` reads back from an insert. */
+export const RECORDED = {
+  id: notifications.id,
+  channel: notifications.channel,
+  status: notifications.status,
+  dedupeKey: notifications.dedupeKey,
+};
+
 /**
  * Records the notifications of one outbox row and marks it relayed, in one batch; notifications
- * already recorded (same dedupe key) are left alone. Returns the ids of new email/SMS ones to send.
+ * already recorded (same dedupe key) are left alone. Returns the new email/SMS ones to send.
  */
 export async function recordRelayed(
   db: Db,
   outboxId: string,
   rows: NotificationInsert[],
   now: Date,
-): Promise<{ id: string; channel: Channel }[]> {
+): Promise<ToSend[]> {
   // Once relayed, the outbox no longer needs a single-use code in clear: only the message carries it.
   const mark = db.update(outbox).set({ publishedAt: now, payload: sql`${outbox.payload} - 'token'` })
     .where(eq(outbox.id, outboxId));
@@ -88,10 +119,16 @@ export async function recordRelayed(
   }
   const [inserted] = await db.batch([
     db.insert(notifications).values(rows).onConflictDoNothing({ target: notifications.dedupeKey })
-      .returning({ id: notifications.id, channel: notifications.channel }),
+      .returning(RECORDED),
     mark,
   ]);
-  return inserted.filter((n) => n.channel === "EMAIL" || n.channel === "SMS");
+  return toSend(inserted);
+}
+
+/** Records that a notification was not sent, and why (a message limit, an unverified phone). */
+export async function recordSuppressed(db: Db, id: string, reason: string): Promise<void> {
+  await db.update(notifications).set({ status: "SUPPRESSED", lastError: reason.slice(0, 500) })
+    .where(and(eq(notifications.id, id), eq(notifications.status, "PENDING")));
 }
 
 export async function findNotification(db: Db, id: string): Promise<NotificationRow | undefined> {

@@ -38,6 +38,7 @@ export const TEMPLATES = [
   "verify_email",
   "password_reset",
   "professional_invitation",
+  "verify_phone",
   "payment_receipt",
   "waitlist_offer",
   "loyalty_points",
@@ -665,6 +666,25 @@ function renderAccount(template: TemplateName, locale: Locale, facts: AccountFac
             pt
               ? `Código para redefinir sua senha: ${code}. Válido por ${validity}. Se não foi você, ignore.`
               : `Your password reset code: ${code}. Valid for ${validity}. Not you? Ignore this.`
+          ),
+          [],
+        ),
+      };
+    case "verify_phone":
+      // Sent by SMS only; subject and body exist like every template's, for the record and the inbox.
+      return {
+        subject: pt ? "Confirme seu telefone" : "Confirm your phone number",
+        body: body(
+          pt ? "Para confirmar seu telefone, use o código:" : "To confirm your phone number, use this code:",
+          pt
+            ? `O código vale por ${validity}. Não o compartilhe com ninguém. Se você não pediu isso, ignore esta mensagem.`
+            : `The code is valid for ${validity}. Do not share it with anyone. If you did not ask for this, ignore this message.`,
+        ),
+        sms: fitSms(
+          withOptionalLink(() =>
+            pt
+              ? `Seu código para confirmar o telefone: ${code}. Válido por ${validity}. Não o compartilhe.`
+              : `Your phone confirmation code: ${code}. Valid for ${validity}. Do not share it.`
           ),
           [],
         ),

@@ -6,6 +6,7 @@
 import { z } from "@hono/zod-openapi";
 import type { BatchItem } from "drizzle-orm/batch";
 import { PermanentSendError } from "../adapters/messaging.ts";
+import { spendMessageBudget } from "../adapters/rate_windows.ts";
 import { detectNoShowsStatement, expireHoldsStatement } from "../db/booking_sweeps.ts";
 import type { Db } from "../db/client.ts";
 import { isUniqueViolation } from "../db/errors.ts";
@@ -16,8 +17,12 @@ import {
   findNotification,
   type NotificationInsert,
   recipient,
+  RECORDED,
   recordRelayed,
   recordSend,
+  recordSuppressed,
+  type ToSend,
+  toSend,
   unpublishedOutbox,
 } from "../db/notifications.ts";
 import { notifications, payments, processedMessages, refunds } from "../db/schema.ts";
@@ -36,6 +41,7 @@ import type { AppDeps } from "../routes/app.ts";
 import type { JobName, JobPublisher } from "./dispatcher.ts";
 import { reconcilePayments } from "./reconcile.ts";
 import { reminderTimes } from "../domain/bookings.ts";
+import { PHONE_CODE, PHONE_CODE_TOPIC, suppressionReason } from "../domain/message_limits.ts";
 import { purgeExpired } from "../db/retention.ts";
 
 export interface JobContext {
@@ -124,6 +130,8 @@ interface Plan {
   channels: Channel[];
   /** For booking messages: what the reminders need, read with the rest. */
   reminders?: { booking: { id: string; startsAt: Date; status: string }; hours: number[] };
+  /** For booking messages: the client's addresses, whose message budgets their email and SMS spend. */
+  contact?: { email: string; phone: string | null };
 }
 
 function rowsOf(plan: Plan, dedupe: string): NotificationInsert[] {
@@ -140,13 +148,93 @@ function rowsOf(plan: Plan, dedupe: string): NotificationInsert[] {
   }));
 }
 
-/** In-app always; email and SMS unless switched off (SMS only with a phone number). */
-async function bookingChannels(db: Db, user: { id: string; phone: string | null }): Promise<Channel[]> {
+/**
+ * In-app always; email and SMS unless switched off; SMS only to a verified phone (anyone can type
+ * any number into a profile, and booking notices would then text a stranger).
+ */
+async function bookingChannels(
+  db: Db,
+  user: { id: string; phone: string | null; phoneVerifiedAt: Date | null },
+): Promise<Channel[]> {
   const off = await disabledChannels(db, user.id);
   const channels: Channel[] = ["IN_APP"];
   if (!off.has("EMAIL")) channels.push("EMAIL");
-  if (user.phone && !off.has("SMS")) channels.push("SMS");
+  if (user.phone && user.phoneVerifiedAt && !off.has("SMS")) channels.push("SMS");
   return channels;
+}
+
+/** Rows to record, and a way to give back the budget of those that turn out not to be recorded. */
+interface Budgeted {
+  rows: NotificationInsert[];
+  /** Gives back what rows other than `recorded` spent (a duplicate relay or reminder records nothing). */
+  settle(recorded: readonly { dedupeKey: string | null }[]): Promise<void>;
+}
+
+/**
+ * Booking emails and SMS spend the client's per-recipient budget (domain/message_limits.ts) when
+ * they are recorded, not when sent: one decision per message, written on its row before any send
+ * is queued, and a send retried by its job does not count twice. Over budget a row is recorded
+ * SUPPRESSED with the reason and never sent; in-app rows spend nothing. When the store cannot
+ * answer, the notice goes unchecked (logged): it tells a client about their own booking, the
+ * bookings that trigger notices are limited themselves, and an outage should not silently drop
+ * confirmations and cancellations.
+ */
+async function budgetRows(deps: AppDeps, plan: Plan, rows: NotificationInsert[]): Promise<Budgeted> {
+  const spent: { dedupeKey: string; release(): Promise<void> }[] = [];
+  const budgeted: NotificationInsert[] = [];
+  for (const row of rows) {
+    const address = row.channel === "EMAIL" ? plan.contact?.email : row.channel === "SMS" ? plan.contact?.phone : null;
+    if (!address || !row.dedupeKey) {
+      budgeted.push(row);
+      continue;
+    }
+    const kind = row.channel === "EMAIL" ? "booking_email" : "booking_sms";
+    try {
+      const verdict = await spendMessageBudget(deps, kind, { recipient: address });
+      if (verdict.allowed) {
+        spent.push({ dedupeKey: row.dedupeKey, release: verdict.release });
+        budgeted.push(row);
+      } else {
+        budgeted.push({ ...row, status: "SUPPRESSED", lastError: suppressionReason(verdict.window) });
+      }
+    } catch (error) {
+      deps.logger.warn("message limit store unavailable: booking notice sent unchecked", {
+        kind,
+        error: String(error),
+      });
+      budgeted.push(row);
+    }
+  }
+  return {
+    rows: budgeted,
+    async settle(recorded) {
+      const kept = new Set(recorded.map((r) => r.dedupeKey));
+      for (const s of spent) if (!kept.has(s.dedupeKey)) await s.release();
+    },
+  };
+}
+
+/** The phone code's SMS, to the number the code was made for (verified or not: it is how a phone gets verified). */
+async function phoneCodePlan(db: Db, payload: Record<string, unknown>): Promise<Plan | null> {
+  if (typeof payload.user_id !== "string" || typeof payload.to !== "string") return null;
+  const user = await recipient(db, payload.user_id);
+  if (!user) return null;
+  const locale = chooseLocale(user.locale, null);
+  const facts: AccountFacts = {
+    kind: "account",
+    recipientName: user.fullName,
+    code: String(payload.token),
+    validMinutes: PHONE_CODE.validMinutes,
+  };
+  return {
+    userId: user.id,
+    address: payload.to,
+    bookingId: null,
+    template: "verify_phone",
+    locale,
+    rendered: renderNotification("verify_phone", locale, facts),
+    channels: ["SMS"],
+  };
 }
 
 async function bookingPlan(
@@ -184,10 +272,12 @@ async function bookingPlan(
     rendered,
     channels: await bookingChannels(db, facts.client),
     reminders: { booking: facts.booking, hours: facts.reminderHours },
+    contact: { email: facts.client.email, phone: facts.client.phone },
   };
 }
 
 async function planForOutbox(db: Db, topic: string, payload: Record<string, unknown>): Promise<Plan | null> {
+  if (topic === PHONE_CODE_TOPIC) return await phoneCodePlan(db, payload);
   const account = ACCOUNT_TEMPLATES[topic];
   if (account) {
     let to: { userId: string | null; address?: string; name: string; locale: ReturnType<typeof chooseLocale> };
@@ -244,7 +334,7 @@ async function planForOutbox(db: Db, topic: string, payload: Record<string, unkn
   return await bookingPlan(db, payload.booking_id, template, extra);
 }
 
-async function publishSends(jobs: JobPublisher, ids: { id: string }[]): Promise<void> {
+async function publishSends(jobs: JobPublisher, ids: readonly { id: string }[]): Promise<void> {
   for (const { id } of ids) {
     await jobs.publish({ name: "send-notification", payload: { notification_id: id }, deduplicationId: `send:${id}` });
   }
@@ -363,7 +453,13 @@ export const HANDLERS: { [K in JobName]: Handler<unknown> } = {
       let changed = 0;
       for (const row of await unpublishedOutbox(db, 100)) {
         const plan = await planForOutbox(db, row.topic, row.payload as Record<string, unknown>);
-        const sends = await recordRelayed(db, row.id, plan ? rowsOf(plan, row.deduplicationId) : [], now);
+        const budgeted = plan ? await budgetRows(deps, plan, rowsOf(plan, row.deduplicationId)) : null;
+        let sends: ToSend[] = [];
+        try {
+          sends = await recordRelayed(db, row.id, budgeted?.rows ?? [], now);
+        } finally {
+          await budgeted?.settle(sends);
+        }
         await publishSends(deps.jobs, sends);
         // A refund recorded with the change is made even if its prompt request was lost.
         const refundId = (row.payload as { refund_id?: unknown }).refund_id;
@@ -388,6 +484,12 @@ export const HANDLERS: { [K in JobName]: Handler<unknown> } = {
       const notification = await findNotification(db, (payload as { notification_id: string }).notification_id);
       if (!notification || notification.status !== "PENDING") return { outcome: "noop", changed: 0 };
       const user = notification.userId ? await recipient(db, notification.userId) : undefined;
+      // Checked again at send time: the phone may have changed (and not been verified) since the
+      // notice was recorded. The phone code itself is the one SMS an unverified number receives.
+      if (notification.channel === "SMS" && notification.template !== "verify_phone" && !user?.phoneVerifiedAt) {
+        await recordSuppressed(db, notification.id, "phone number not verified");
+        return { outcome: "done", changed: 1 };
+      }
       // Someone without an account yet (an invitation) is reached at the stored address.
       const to = notification.address ?? (notification.channel === "EMAIL" ? user?.email : user?.phone);
       if (!to) {
@@ -404,7 +506,8 @@ export const HANDLERS: { [K in JobName]: Handler<unknown> } = {
         throw error; // a retry through the job
       }
       // A sent message with a single-use code keeps no copy of the code.
-      const carriesCode = Object.values(ACCOUNT_TEMPLATES).some((a) => a.template === notification.template);
+      const carriesCode = notification.template === "verify_phone" ||
+        Object.values(ACCOUNT_TEMPLATES).some((a) => a.template === notification.template);
       await recordSend(db, notification.id, {
         sent: true,
         now,
@@ -431,14 +534,19 @@ export const HANDLERS: { [K in JobName]: Handler<unknown> } = {
       }));
       if (!plan) return { outcome: "noop", changed: 0 };
       const dedupe = `reminder:${payload.booking_id}:${payload.starts_at}:${payload.hours_before}`;
-      const rows = rowsOf(plan, dedupe);
-      const { duplicate, results } = await once(context, [
-        db.insert(notifications).values(rows).onConflictDoNothing()
-          .returning({ id: notifications.id, channel: notifications.channel }),
-      ]);
-      if (duplicate) return { outcome: "duplicate", changed: 0 };
-      const inserted = results[0] as { id: string; channel: Channel }[];
-      await publishSends(deps.jobs, inserted.filter((n) => n.channel === "EMAIL" || n.channel === "SMS"));
+      // Reminders are booking notices too: they spend the same budgets.
+      const budgeted = await budgetRows(deps, plan, rowsOf(plan, dedupe));
+      let inserted: Parameters<typeof toSend>[0] = [];
+      try {
+        const { duplicate, results } = await once(context, [
+          db.insert(notifications).values(budgeted.rows).onConflictDoNothing().returning(RECORDED),
+        ]);
+        if (duplicate) return { outcome: "duplicate", changed: 0 };
+        inserted = results[0] as typeof inserted;
+      } finally {
+        await budgeted.settle(inserted);
+      }
+      await publishSends(deps.jobs, toSend(inserted));
       return { outcome: inserted.length > 0 ? "done" : "noop", changed: inserted.length };
     },
   },

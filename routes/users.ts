@@ -2,6 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { adminUpdateUser, changePassword, findUserById, listUsers, updateProfile } from "../db/auth.ts";
 import { can, ROLES } from "../domain/access.ts";
+import { samePhone } from "../domain/message_limits.ts";
 import type { App } from "./app.ts";
 import {
   auditContext,
@@ -16,6 +17,7 @@ import {
 } from "./auth.ts";
 import { ApiError, bodyErrorResponses, errorResponses, forbidden, problem403 } from "./errors.ts";
 import { decodeCursor, encodeCursor, listSchema, pageQuery } from "./pagination.ts";
+import { registerPhoneVerification } from "./phone_verification.ts";
 
 const tags = ["Users"];
 
@@ -112,18 +114,27 @@ const patchUser = createRoute({
 
 const positionSchema = z.object({ createdAt: z.string().min(1).max(40), id: z.uuid() }).strict();
 
-/** Registers the user routes. */
+/** Registers the user routes (and the phone verification under `/users/me/phone`). */
 export function registerUsers(app: App): void {
+  registerPhoneVerification(app);
   app.openapi(me, (c) => c.json(toUser(c.var.auth!.user), 200));
 
   app.openapi(patchMe, async (c) => {
     const body = c.req.valid("json");
     const { database, now } = c.var.services;
-    const user = await updateProfile(database.db, c.var.auth!.userId, {
-      ...(body.full_name !== undefined ? { fullName: body.full_name } : {}),
-      ...(body.phone !== undefined ? { phone: body.phone } : {}),
-      ...(body.locale !== undefined ? { locale: body.locale } : {}),
-    }, now());
+    // A new number starts unverified; the same number written differently keeps its verification.
+    const phoneChanged = body.phone !== undefined && !samePhone(body.phone, c.var.auth!.user.phone);
+    const user = await updateProfile(
+      database.db,
+      c.var.auth!.userId,
+      {
+        ...(body.full_name !== undefined ? { fullName: body.full_name } : {}),
+        ...(body.phone !== undefined ? { phone: body.phone } : {}),
+        ...(body.locale !== undefined ? { locale: body.locale } : {}),
+      },
+      now(),
+      { phoneChanged },
+    );
     if (!user) throw unauthorized();
     return c.json(toUser(user), 200);
   });

@@ -78,6 +78,14 @@ const TABLE: Row[] = [
     body: { current_password: "Secret123", new_password: "Secret123" },
     expect: signedIn(204),
   },
+  // Fixture users have no phone number: nothing to verify.
+  { method: "POST", path: "/api/v1/users/me/phone/verification", expect: signedIn(409) },
+  {
+    method: "POST",
+    path: "/api/v1/users/me/phone/verification/confirm",
+    body: { code: "123456" },
+    expect: signedIn(409),
+  },
   { method: "GET", path: "/api/v1/users", expect: adminOnly(200) },
   { method: "PATCH", path: "/api/v1/users/{target}", body: { active: true }, expect: adminOnly(200) },
   // Catalog. `{salon}` belongs to another owner than the caller.

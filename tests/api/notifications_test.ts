@@ -1,11 +1,12 @@
 /**
  * From a booking change to the client's notifications: the outbox relay (prompt, and by the sweep
  * after a lost publish), channel preferences, sending through the dev log, the in-app inbox, and
- * reminders that fall silent after a cancellation.
+ * reminders that fall silent after a cancellation; SMS only to a verified phone and within the
+ * number's message budget.
  */
 import assert from "node:assert/strict";
 import { and, eq } from "drizzle-orm";
-import { jobs, notifications, outbox } from "../../db/schema.ts";
+import { jobs, notifications, outbox, users } from "../../db/schema.ts";
 import { PermanentSendError } from "../../adapters/messaging.ts";
 import { apiClient } from "../support/api.ts";
 import { makeTestApp } from "../support/app.ts";
@@ -193,6 +194,139 @@ Deno.test("notifications", async (t) => {
       const scheduled = (await db.select().from(jobs).where(eq(jobs.name, "remind")))
         .filter((j) => (j.payload as { booking_id: string }).booking_id === res.body.id);
       assert.deepEqual(scheduled.map((j) => j.notBefore.toISOString()), ["2026-03-05T15:00:00.000Z"]);
+    });
+  } finally {
+    await testApp.close();
+  }
+});
+
+Deno.test("booking notices by SMS: only to a verified phone, and within the number's budget", async (t) => {
+  let clock = NOW;
+  const testApp = await makeTestApp({ LOG_LEVEL: "silent" }, { now: () => clock });
+  const db = testApp.deps.database.db;
+  const send = apiClient(testApp);
+  const texts: { to: string; body: string }[] = [];
+  testApp.deps.messages.sms = {
+    kind: "capture",
+    send(message) {
+      texts.push({ to: message.to, body: message.body });
+      return Promise.resolve();
+    },
+  };
+  const owner = await makeUser(testApp, "SALON_OWNER");
+  const salon = await makeSalon(send, owner, {
+    time_zone: "America/New_York",
+    currency: "USD",
+    minimum_notice_minutes: 0,
+  });
+  const pro = await makeProfessional(send, owner, salon.id);
+  const rules = [1, 2, 3, 4, 5, 6, 7].map((day) => ({ day_of_week: day, start: "08:00", end: "20:00" }));
+  await send("PUT", `/professionals/${pro.id}/availability/rules`, owner, { rules });
+  const service = await makeService(send, owner, salon.id, {
+    duration_minutes: 30,
+    price_amount: 5000,
+    professional_ids: [pro.id],
+  });
+  let client = await makeUser(testApp, "CLIENT");
+  /** Moves the clock, and signs the client in again (access tokens live 30 minutes). */
+  const later = async (ms: number) => {
+    clock = new Date(clock.getTime() + ms);
+    const pair = await send("POST", "/auth/login", null, { email: client.email, password: client.password });
+    client = { ...client, accessToken: pair.body.access_token };
+  };
+  // A verified email: the booking limits of unverified accounts are not what this test is about.
+  await db.update(users).set({ verified: true }).where(eq(users.id, client.id));
+  const deliverAll = async () => {
+    for (let i = 0; i < 6; i++) {
+      const report = await testApp.dispatcher.runDue();
+      if (report.delivered + report.retried + report.dead === 0) return;
+    }
+  };
+  let slot = Date.parse("2026-03-05T14:00:00Z");
+  const bookAndCancel = async (cancel = true) => {
+    const booked = await send("POST", "/bookings", client, {
+      service_id: service.id,
+      professional_id: pro.id,
+      starts_at: new Date(slot).toISOString(),
+    });
+    assert.equal(booked.status, 201, JSON.stringify(booked.body));
+    slot += HOUR;
+    if (cancel) assert.equal((await send("PATCH", `/bookings/${booked.body.id}/cancel`, client, {})).status, 200);
+    await deliverAll();
+    return booked.body.id as string;
+  };
+  const smsOf = async (bookingId: string) =>
+    (await db.select().from(notifications).where(eq(notifications.bookingId, bookingId)))
+      .filter((n) => n.channel === "SMS");
+  const verifyPhone = async (phone: string) => {
+    assert.equal((await send("PATCH", "/users/me", client, { phone })).status, 200);
+    assert.equal((await send("POST", "/users/me/phone/verification", client)).status, 202);
+    await deliverAll();
+    const code = /\b(\d{6})\b/.exec(texts.filter((m) => m.to === phone).at(-1)!.body)![1];
+    const confirmed = await send("POST", "/users/me/phone/verification/confirm", client, { code });
+    assert.equal(confirmed.body.phone_verified, true);
+  };
+
+  try {
+    await t.step("booking and cancellation notices never text an unverified phone", async () => {
+      await send("PATCH", "/users/me", client, { phone: "+1 212 555 0100" });
+      const bookingId = await bookAndCancel();
+      const rows = await db.select().from(notifications).where(eq(notifications.bookingId, bookingId));
+      assert.deepEqual(
+        rows.map((n) => `${n.template}:${n.channel}`).sort(),
+        ["booking_cancelled:EMAIL", "booking_cancelled:IN_APP", "booking_created:EMAIL", "booking_created:IN_APP"],
+      );
+      assert.equal(texts.filter((m) => m.to === "+1 212 555 0100").length, 0);
+    });
+
+    await t.step("once the phone is verified, they do go by SMS", async () => {
+      await verifyPhone("+1 212 555 0100");
+      const bookingId = await bookAndCancel();
+      const sms = await smsOf(bookingId);
+      assert.deepEqual(sms.map((n) => `${n.template}:${n.status}`).sort(), [
+        "booking_cancelled:SENT",
+        "booking_created:SENT",
+      ]);
+      // One code, then the two notices.
+      assert.equal(texts.filter((m) => m.to === "+1 212 555 0100").length, 3);
+    });
+
+    await t.step("an SMS recorded before the phone changed is not sent to the new, unverified one", async () => {
+      const booked = await send("POST", "/bookings", client, {
+        service_id: service.id,
+        professional_id: pro.id,
+        starts_at: new Date(slot).toISOString(),
+      });
+      slot += HOUR;
+      await testApp.dispatcher.runDue(); // the relay records the notices and queues their sends
+      assert.equal((await send("PATCH", "/users/me", client, { phone: "+1 212 555 0199" })).status, 200);
+      await deliverAll();
+      const [sms] = await smsOf(booked.body.id);
+      assert.equal(sms.status, "SUPPRESSED");
+      assert.match(sms.lastError ?? "", /not verified/);
+      assert.equal(texts.filter((m) => m.to === "+1 212 555 0199").length, 0);
+      await send("PATCH", `/bookings/${booked.body.id}/cancel`, client, {});
+      await deliverAll();
+    });
+
+    await t.step("the 6th booking SMS to one number within an hour is recorded SUPPRESSED, not sent", async () => {
+      await later(3 * HOUR);
+      const phone = "+1 212 555 0142";
+      await verifyPhone(phone);
+      const sms: (typeof notifications.$inferSelect)[] = [];
+      for (let i = 0; i < 3; i++) sms.push(...await smsOf(await bookAndCancel()));
+      sms.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.template.localeCompare(b.template));
+      assert.deepEqual(sms.map((n) => n.status), ["SENT", "SENT", "SENT", "SENT", "SENT", "SUPPRESSED"]);
+      assert.match(sms[5].lastError ?? "", /message limit reached: at most 5 per hour per recipient/);
+      assert.equal(texts.filter((m) => m.to === phone).length, 1 + 5);
+      // In-app and email notices still go.
+      const last = await db.select().from(notifications).where(eq(notifications.bookingId, sms[5].bookingId!));
+      const cancelled = last.filter((n) => n.template === sms[5].template).map((n) => `${n.channel}:${n.status}`);
+      assert.deepEqual(cancelled.sort(), ["EMAIL:SENT", "IN_APP:PENDING", "SMS:SUPPRESSED"]);
+      // An hour and more later the number has room again.
+      await later(2 * HOUR);
+      const again = await smsOf(await bookAndCancel(false));
+      assert.deepEqual(again.map((n) => n.status), ["SENT"]);
     });
   } finally {
     await testApp.close();

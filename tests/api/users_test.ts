@@ -1,7 +1,7 @@
-/** Profile, password and admin user routes through the real app. */
+/** Profile, password, phone verification and admin user routes through the real app. */
 import assert from "node:assert/strict";
-import { eq } from "drizzle-orm";
-import { auditEvents, users } from "../../db/schema.ts";
+import { and, eq } from "drizzle-orm";
+import { auditEvents, notifications, users, userTokens } from "../../db/schema.ts";
 import { makeTestApp } from "../support/app.ts";
 import { bearer, makeUser } from "../support/users.ts";
 
@@ -91,6 +91,167 @@ Deno.test("users", async (t) => {
       assert.ok(actions.includes("user.role_changed") && actions.includes("user.deactivated"), actions.join());
       assert.equal((await send("PATCH", `/users/${crypto.randomUUID()}`, bearer(admin), { active: true })).status, 404);
       assert.equal((await send("PATCH", `/users/${admin.id}`, bearer(admin), { active: false })).status, 409);
+    });
+  } finally {
+    await testApp.close();
+  }
+});
+
+Deno.test("phone verification", async (t) => {
+  const testApp = await makeTestApp({ LOG_LEVEL: "silent" });
+  const { app, deps } = testApp;
+  const db = deps.database.db;
+  // Every SMS the platform sends, as the provider would receive it.
+  const texts: { to: string; body: string }[] = [];
+  deps.messages.sms = {
+    kind: "capture",
+    send(message) {
+      texts.push({ to: message.to, body: message.body });
+      return Promise.resolve();
+    },
+  };
+  const send = (method: string, path: string, headers: Record<string, string>, body?: unknown) =>
+    app.request(`/api/v1${path}`, {
+      method,
+      headers: { ...JSON_HEADERS, ...headers },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  const deliver = async () => {
+    for (let i = 0; i < 5; i++) {
+      const report = await testApp.dispatcher.runDue();
+      if (report.delivered + report.retried + report.dead === 0) return;
+    }
+  };
+  /** Asks for a code and returns it as the phone received it. */
+  const requestCode = async (user: { accessToken: string }, phone: string) => {
+    const res = await send("POST", "/users/me/phone/verification", bearer(user as never));
+    assert.equal(res.status, 202, await res.clone().text());
+    await deliver();
+    const text = texts.filter((m) => m.to === phone).at(-1)!;
+    return /\b(\d{6})\b/.exec(text.body)![1];
+  };
+  const confirm = (user: { accessToken: string }, code: string) =>
+    send("POST", "/users/me/phone/verification/confirm", bearer(user as never), { code });
+  const withPhone = async (phone: string) => {
+    const user = await makeUser(testApp);
+    assert.equal((await send("PATCH", "/users/me", bearer(user), { phone })).status, 200);
+    return user;
+  };
+
+  try {
+    await t.step("registering with a phone starts unverified", async () => {
+      const res = await send("POST", "/auth/register", {}, {
+        email: `phone-${crypto.randomUUID()}@example.com`,
+        password: "Secret123",
+        full_name: "Phone",
+        phone: "+55 11 91234-0000",
+      });
+      assert.equal(res.status, 201);
+      const me = await send("GET", "/users/me", { authorization: `Bearer ${(await res.json()).access_token}` });
+      const body = await me.json();
+      assert.equal(body.phone, "+55 11 91234-0000");
+      assert.equal(body.phone_verified, false);
+    });
+
+    await t.step("a code by SMS to the unverified phone, stored hashed, verifies it once", async () => {
+      const phone = "+55 11 91234-0001";
+      const user = await withPhone(phone);
+      const code = await requestCode(user, phone);
+      const [token] = await db.select().from(userTokens)
+        .where(and(eq(userTokens.userId, user.id), eq(userTokens.purpose, "VERIFY_PHONE")));
+      assert.ok(token.expiresAt.getTime() - Date.now() <= 10 * 60_000);
+      assert.ok(!token.tokenHash.includes(code));
+      const [sms] = await db.select().from(notifications).where(eq(notifications.userId, user.id));
+      assert.deepEqual([sms.channel, sms.template, sms.status, sms.address], ["SMS", "verify_phone", "SENT", phone]);
+      assert.ok(!sms.body.includes(code), "the record keeps no copy of the code");
+      const res = await confirm(user, code);
+      assert.equal(res.status, 200);
+      assert.equal((await res.json()).phone_verified, true);
+      const [row] = await db.select().from(users).where(eq(users.id, user.id));
+      assert.ok(row.phoneVerifiedAt instanceof Date);
+      assert.equal((await confirm(user, code)).status, 400, "used once");
+      const again = await send("POST", "/users/me/phone/verification", bearer(user));
+      assert.equal(again.status, 409, "verified already");
+    });
+
+    await t.step("without a phone there is nothing to verify: 409 naming the field", async () => {
+      const user = await makeUser(testApp);
+      const res = await send("POST", "/users/me/phone/verification", bearer(user));
+      assert.equal(res.status, 409);
+      assert.equal((await res.json()).errors[0].path, "phone");
+      assert.equal((await confirm(user, "123456")).status, 409);
+      assert.equal((await confirm(await withPhone("+55 11 91234-0009"), "12345")).status, 400, "six digits");
+    });
+
+    await t.step("five wrong codes burn the code: then even the right one fails", async () => {
+      const phone = "+55 11 91234-0002";
+      const user = await withPhone(phone);
+      const code = await requestCode(user, phone);
+      const wrong = code === "000000" ? "000001" : "000000";
+      for (let i = 0; i < 5; i++) {
+        const res = await confirm(user, wrong);
+        assert.equal(res.status, 400);
+        assert.equal((await res.json()).errors[0].path, "code");
+      }
+      assert.equal((await confirm(user, code)).status, 400);
+      const [row] = await db.select().from(users).where(eq(users.id, user.id));
+      assert.equal(row.phoneVerifiedAt, null);
+    });
+
+    await t.step("a new code replaces the last, and ten tries an hour per account are the most", async () => {
+      const phone = "+55 11 91234-0003";
+      const user = await withPhone(phone);
+      const first = await requestCode(user, phone);
+      const second = await requestCode(user, phone);
+      let tries = 0;
+      const attempt = (code: string) => {
+        tries++;
+        return confirm(user, code);
+      };
+      const wrongFor = (code: string) => code === "000000" ? "000001" : "000000";
+      if (first !== second) assert.equal((await attempt(first)).status, 400, "the earlier code stopped working");
+      for (let i = 0; i < 5; i++) assert.equal((await attempt(wrongFor(second))).status, 400);
+      // The second code is burnt; a third one gets the account's remaining tries.
+      const third = await requestCode(user, phone);
+      while (tries < 10) assert.equal((await attempt(wrongFor(third))).status, 400);
+      const over = await attempt(third);
+      assert.equal(over.status, 429, "even the right code, once the account's tries are spent");
+      assert.ok(Number(over.headers.get("retry-after")) >= 1);
+      const verified = (await db.select().from(auditEvents).where(eq(auditEvents.entityId, user.id)))
+        .filter((e) => e.action === "auth.phone_verified");
+      assert.equal(verified.length, 0);
+    });
+
+    await t.step("codes per phone number are limited: the 4th in an hour answers 429 and sends nothing", async () => {
+      const phone = "+55 11 91234-0004";
+      const user = await withPhone(phone);
+      for (let i = 0; i < 3; i++) await requestCode(user, phone);
+      const sent = texts.filter((m) => m.to === phone).length;
+      const over = await send("POST", "/users/me/phone/verification", bearer(user));
+      assert.equal(over.status, 429);
+      assert.equal(over.headers.get("content-type"), "application/problem+json");
+      await deliver();
+      assert.equal(texts.filter((m) => m.to === phone).length, sent);
+      // Another account cannot text the same number more: the budget is the number's.
+      const other = await withPhone("+55 (11) 91234-0004");
+      assert.equal((await send("POST", "/users/me/phone/verification", bearer(other))).status, 429);
+    });
+
+    await t.step("changing the phone clears its verification and the pending code; rewriting it does not", async () => {
+      const phone = "+55 11 91234-0005";
+      const user = await withPhone(phone);
+      assert.equal((await confirm(user, await requestCode(user, phone))).status, 200);
+      const same = await send("PATCH", "/users/me", bearer(user), { phone: "+55 (11) 91234-0005" });
+      assert.equal((await same.json()).phone_verified, true);
+      const changed = await send("PATCH", "/users/me", bearer(user), { phone: "+55 11 91234-0006" });
+      assert.equal(changed.status, 200);
+      assert.equal((await changed.json()).phone_verified, false);
+      // A code for the new number stops working if the number changes again before it is used.
+      const code = await requestCode(user, "+55 11 91234-0006");
+      await send("PATCH", "/users/me", bearer(user), { phone: "+55 11 91234-0007" });
+      assert.equal((await confirm(user, code)).status, 400);
+      const [row] = await db.select().from(users).where(eq(users.id, user.id));
+      assert.equal(row.phoneVerifiedAt, null);
     });
   } finally {
     await testApp.close();

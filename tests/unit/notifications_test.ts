@@ -14,7 +14,12 @@ import {
   TEMPLATES,
 } from "../../domain/notifications.ts";
 
-const ACCOUNT_TEMPLATES: readonly TemplateName[] = ["verify_email", "password_reset", "professional_invitation"];
+const ACCOUNT_TEMPLATES: readonly TemplateName[] = [
+  "verify_email",
+  "password_reset",
+  "professional_invitation",
+  "verify_phone",
+];
 const BOOKING_TEMPLATES = TEMPLATES.filter((template) => !ACCOUNT_TEMPLATES.includes(template));
 
 /** Wednesday 3 June 2026, 10:00 in São Paulo. */
@@ -337,6 +342,14 @@ Deno.test("notifications", async (t) => {
     const reset = renderNotification("password_reset", "en", accountFacts({ link: undefined, validMinutes: 60 }));
     assert.ok(reset.body.includes("1 hour") && !reset.body.includes("link"), reset.body);
     assert.ok(renderNotification("verify_email", "en", accountFacts({ validMinutes: 10080 })).sms.includes("7 days"));
+  });
+
+  await t.step("the phone code SMS gives the code and its 10 minutes in both languages, within 160", () => {
+    for (const [locale, minutes] of [["pt-BR", "10 minutos"], ["en", "10 minutes"]] as const) {
+      const { sms } = renderNotification("verify_phone", locale, accountFacts({ code: "042917", validMinutes: 10 }));
+      assert.ok(sms.includes("042917") && sms.includes(minutes), sms);
+      assert.ok(sms.length <= SMS_MAX_LENGTH, sms);
+    }
   });
 
   await t.step("snapshot: booking_cancelled in pt-BR", () => {
