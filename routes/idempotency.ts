@@ -12,6 +12,8 @@ import type { AppEnv } from "./app.ts";
 import { ApiError, problemBody } from "./errors.ts";
 
 export const IDEMPOTENCY_HOURS = 24;
+/** Refusals that a retry with the same key may get past: never stored as the key's answer. */
+const RETRYABLE = new Set(["unavailable", "internal", "rate_limited"]);
 /** How long a duplicate waits for the first request's answer before it is told to retry (409). */
 const IN_FLIGHT_WAIT_MS = 3000;
 const IN_FLIGHT_POLL_MS = 50;
@@ -38,7 +40,9 @@ function respond(answer: StoredAnswer, replayed: boolean): Response {
 
 /**
  * Runs `work` at most once per key. `work` must put `remember(answer)` into the batch that makes
- * its change, so the change and its stored answer commit together. Refusals (4xx) are stored too.
+ * its change, so the change and its stored answer commit together. Refusals (4xx) are stored too,
+ * except those that say "later" (429 limits, 503): a retry with the same key may succeed once the
+ * limit frees up, so the key is released for it.
  */
 export async function idempotent(
   c: Context<AppEnv>,
@@ -84,7 +88,7 @@ export async function idempotent(
     const answer = await work((stored) => storeAnswer(db, userId, key, stored));
     return respond(answer, false);
   } catch (error) {
-    if (error instanceof ApiError && error.code !== "unavailable" && error.code !== "internal") {
+    if (error instanceof ApiError && !RETRYABLE.has(error.code)) {
       const problem = problemBody(error.code, error.message, c.var.requestId, error.errors);
       await storeAnswer(db, userId, key, { status: problem.status, body: problem, location: null });
     } else {
