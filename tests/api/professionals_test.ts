@@ -392,7 +392,9 @@ Deno.test("professionals", async (t) => {
 });
 
 Deno.test("invitations are limited per recipient and per caller, the same whether the email has an account", async (t) => {
-  const testApp = await makeTestApp({ LOG_LEVEL: "silent" });
+  // A fixed clock: the two refusals are compared whole, Retry-After included.
+  const fixed = new Date("2026-11-23T12:00:20Z");
+  const testApp = await makeTestApp({ LOG_LEVEL: "silent" }, { now: () => fixed });
   const send = apiClient(testApp);
   try {
     const known = await makeUser(testApp, "CLIENT");
