@@ -104,7 +104,7 @@ const full = start("main.ts", {
   DATA_DIR: dataDir,
   LOG_LEVEL: "info",
   RATE_LIMIT_API_PER_MINUTE: "100000000",
-      RATE_LIMIT_PUBLIC_PER_MINUTE: "100000000",
+  RATE_LIMIT_PUBLIC_PER_MINUTE: "100000000",
   JWT_SECRET: newOpaqueToken(),
 });
 
