@@ -33,6 +33,16 @@ export interface Recipient {
   locale: string;
 }
 
+/** What a message to a user needs of them. */
+const recipientColumns = {
+  id: users.id,
+  email: users.email,
+  phone: users.phone,
+  phoneVerifiedAt: users.phoneVerifiedAt,
+  fullName: users.fullName,
+  locale: users.locale,
+};
+
 /** A booking with the names its messages mention and its client. */
 export async function bookingFacts(db: Db, bookingId: string) {
   const [row] = await db.select({
@@ -43,14 +53,7 @@ export async function bookingFacts(db: Db, bookingId: string) {
     reminderHours: salons.reminderHours,
     serviceName: services.name,
     professionalName: professionals.displayName,
-    client: {
-      id: users.id,
-      email: users.email,
-      phone: users.phone,
-      phoneVerifiedAt: users.phoneVerifiedAt,
-      fullName: users.fullName,
-      locale: users.locale,
-    },
+    client: recipientColumns,
   }).from(bookings)
     .innerJoin(salons, eq(salons.id, bookings.salonId))
     .innerJoin(services, eq(services.id, bookings.serviceId))
@@ -61,14 +64,7 @@ export async function bookingFacts(db: Db, bookingId: string) {
 }
 
 export async function recipient(db: Db, userId: string): Promise<Recipient | undefined> {
-  const [row] = await db.select({
-    id: users.id,
-    email: users.email,
-    phone: users.phone,
-    phoneVerifiedAt: users.phoneVerifiedAt,
-    fullName: users.fullName,
-    locale: users.locale,
-  }).from(users).where(eq(users.id, userId));
+  const [row] = await db.select(recipientColumns).from(users).where(eq(users.id, userId));
   return row;
 }
 
