@@ -17,7 +17,7 @@ import {
   services,
   users,
 } from "../../db/schema.ts";
-import { createScratchDatabase, postgresAvailable } from "../support/postgres.ts";
+import { createScratchDatabase, postgresAvailable, SERVER_ON_POSTGRES_ENV } from "../support/postgres.ts";
 import { benchSlotEngine } from "./slot_engine.ts";
 
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 10);
@@ -196,14 +196,7 @@ if (postgresAvailable) {
   const scratch = await createScratchDatabase();
   targets.push({
     name: "PostgreSQL 127.0.0.1",
-    // A real database needs the server's own secrets; development mode stands in for a mail provider.
-    env: {
-      DATABASE_URL: scratch.url,
-      DEV_MODE: "1",
-      JWT_SECRET: "bench-secret-0123456789abcdef0123456789",
-      QSTASH_CURRENT_SIGNING_KEY: "bench-current-0123456789",
-      QSTASH_NEXT_SIGNING_KEY: "bench-next-0123456789abc",
-    },
+    env: { DATABASE_URL: scratch.url, ...SERVER_ON_POSTGRES_ENV },
     open: () => openDatabase({ url: scratch.url }),
     cleanup: () => scratch.drop(),
   });

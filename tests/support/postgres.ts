@@ -42,3 +42,14 @@ export async function createScratchDatabase(): Promise<{ url: string; drop(): Pr
     },
   };
 }
+
+/**
+ * What a server process needs beside `DATABASE_URL` to start on a real database: its own secrets,
+ * and development mode standing in for a mail provider.
+ */
+export const SERVER_ON_POSTGRES_ENV = {
+  DEV_MODE: "1",
+  JWT_SECRET: "bench-secret-0123456789abcdef0123456789",
+  QSTASH_CURRENT_SIGNING_KEY: "bench-current-0123456789",
+  QSTASH_NEXT_SIGNING_KEY: "bench-next-0123456789abc",
+};
