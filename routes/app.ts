@@ -203,8 +203,11 @@ export function createApp(deps: AppDeps): App {
 
   app.use("/api/*", apiRateLimit(clientIp, "api-ip"));
   // Outside /api: public pages per address; callbacks and webhooks only count badly signed calls.
+  // `/health/live` is left out on purpose: it does no I/O (cheaper than counting it), and a refused
+  // liveness probe would get a healthy instance restarted.
   const publicLimit = apiRateLimit(clientIp, "public-ip", (config) => config.RATE_LIMIT_PUBLIC_PER_MINUTE);
-  for (const path of ["/health", "/health/*", "/docs", "/openapi.json", "/dev/*"]) app.use(path, publicLimit);
+  const limitedPublic = ["/health", "/health/ready", "/health/db", "/health/redis", "/docs", "/openapi.json", "/dev/*"];
+  for (const path of limitedPublic) app.use(path, publicLimit);
   app.use("/jobs/*", refusedCallLimit("jobs-refused"));
   app.use("/webhooks/*", refusedCallLimit("webhooks-refused"));
   // A change may have written outbox rows: ask for them to be relayed now rather than at the next

@@ -25,11 +25,18 @@ import {
   updateProfessional,
 } from "../db/professionals.ts";
 import { passwordProblems } from "../domain/credentials.ts";
-import { MESSAGE_BUDGETS } from "../domain/message_limits.ts";
 import type { App, AppEnv } from "./app.ts";
-import { auditContext, json, optionalUser, problem401, requireUser, unauthorized } from "./auth.ts";
+import {
+  auditContext,
+  json,
+  optionalUser,
+  problem401,
+  requireUser,
+  spendAccountMessage,
+  unauthorized,
+} from "./auth.ts";
 import { ApiError, bodyErrorResponses, errorResponses, forbidden, notFound, problem403, problem409 } from "./errors.ts";
-import { rateLimited, rateWindow } from "./rate_limit.ts";
+import { rateLimited } from "./rate_limit.ts";
 import { managedSalon, managesSalon, requirePermission } from "./ownership.ts";
 import { decodeCursor, encodeCursor, listSchema, pageQuery } from "./pagination.ts";
 import { optionalBearer } from "./salons.ts";
@@ -274,52 +281,20 @@ const accept = createRoute({
   },
 });
 
-const MINUTE_MS = 60_000;
-
 /**
- * Spends one invitation from the caller's and then the recipient's budget, or refuses with 429.
- * The recipient's budget counts every invitation to the address, with or without an account, so a
- * refusal says nothing about one. The address is keyed by its hash: no email is kept in the store.
- * Fails closed (503) when the store cannot count.
+ * Spends one invitation from the caller's and the recipient's budgets (the shared message budgets),
+ * or refuses with 429. The recipient's budget counts every invitation to the address, with or
+ * without an account, so a refusal says nothing about one. Fails closed (503).
  */
 async function spendInvitationBudget(c: Context<AppEnv>, email: string): Promise<void> {
-  const deps = c.var.services;
-  const budget = MESSAGE_BUDGETS.professional_invitation;
-  const recipient = await hashToken(email);
-  const windows = [
-    ...budget.perCaller.map((w) => ({
-      w,
-      name: "invite-caller",
-      id: c.var.auth!.userId,
-      what: "invitations from you",
-    })),
-    ...budget.perRecipient.map((w) => ({
-      w,
-      name: "invite-recipient",
-      id: recipient,
-      what: "invitations to this address",
-    })),
-  ];
-  for (const { w, name, id, what } of windows) {
-    let decision;
-    try {
-      decision = await rateWindow(deps, {
-        name,
-        id,
-        limit: w.limit,
-        count: true,
-        windowMs: w.windowMinutes * MINUTE_MS,
-      });
-    } catch (error) {
-      deps.logger.error("invitation limit unavailable: invitation refused", { error: String(error) });
-      throw new ApiError("unavailable", "Cannot send invitations right now: nothing was changed, try again shortly", {
-        headers: { "Retry-After": "5" },
-      });
-    }
-    if (!decision.allowed) {
-      throw rateLimited(decision, `${what} (at most ${w.limit} in ${formatWindow(w.windowMinutes)})`);
-    }
-  }
+  const verdict = await spendAccountMessage(c, "professional_invitation", {
+    recipient: email,
+    caller: c.var.auth!.userId,
+  });
+  if (verdict.allowed) return;
+  const { scope, limit, windowMinutes } = verdict.window;
+  const what = scope === "recipient" ? "invitations to this address" : "invitations from you";
+  throw rateLimited(verdict.decision, `${what} (at most ${limit} in ${formatWindow(windowMinutes)})`);
 }
 
 function formatWindow(minutes: number): string {

@@ -62,17 +62,20 @@ Deno.test("public routes are limited per client address, the one the trusted pro
   const { app, close } = await makeTestApp({ LOG_LEVEL: "silent", ...PROXY, RATE_LIMIT_PUBLIC_PER_MINUTE: "3" });
   try {
     const live = (forwardedFor?: string) =>
-      app.request("/health/live", { headers: forwardedFor ? { "x-forwarded-for": forwardedFor } : {} });
+      app.request("/health/db", { headers: forwardedFor ? { "x-forwarded-for": forwardedFor } : {} });
     // The client rotates the leftmost value it controls; the proxy's appended entry stays the same.
     const statuses = [];
     for (let i = 0; i < 4; i++) statuses.push((await live(`10.0.0.${i}, 198.51.100.7`)).status);
     assert.deepEqual(statuses, [200, 200, 200, 429]);
-    for (const path of ["/docs", "/openapi.json", "/health"]) {
+    for (const path of ["/docs", "/openapi.json", "/health", "/health/ready", "/health/redis"]) {
       const res = await app.request(path, { headers: { "x-forwarded-for": "198.51.100.7" } });
       assert.equal(res.status, 429, path);
       assert.ok(Number(res.headers.get("retry-after")) >= 1);
     }
     assert.equal((await live("198.51.100.8")).status, 200, "another address has its own budget");
+    // The liveness probe does no I/O and is never refused: a refusal would restart a healthy instance.
+    const probe = await app.request("/health/live", { headers: { "x-forwarded-for": "198.51.100.7" } });
+    assert.equal(probe.status, 200);
     // No header at all: the peer's address (here none: the shared unknown bucket), never no limit.
     const missing = [];
     for (let i = 0; i < 4; i++) missing.push((await live()).status);
