@@ -54,8 +54,15 @@ export const paymentStatus = pgEnum("payment_status", [
 export const paymentProvider = pgEnum("payment_provider", ["STRIPE", "MOCK"]);
 export const refundStatus = pgEnum("refund_status", ["PENDING", "SUCCEEDED", "FAILED", "CANCELLED"]);
 export const notificationChannel = pgEnum("notification_channel", ["EMAIL", "SMS", "PUSH", "IN_APP"]);
-/** SUPPRESSED: not sent because the recipient's message limit was reached (or the phone is unverified). */
-export const notificationStatus = pgEnum("notification_status", ["PENDING", "SENT", "FAILED", "READ", "SUPPRESSED"]);
+/** SENDING: a delivery has claimed it and is calling the provider; SUPPRESSED: not sent (message limit reached, or the phone is unverified). */
+export const notificationStatus = pgEnum("notification_status", [
+  "PENDING",
+  "SENDING",
+  "SENT",
+  "FAILED",
+  "READ",
+  "SUPPRESSED",
+]);
 export const waitlistStatus = pgEnum("waitlist_status", ["WAITING", "OFFERED", "BOOKED", "EXPIRED", "CANCELLED"]);
 export const cancelledBy = pgEnum("cancelled_by", ["CLIENT", "SALON", "SYSTEM"]);
 export const overrideKind = pgEnum("availability_override_kind", ["CLOSED", "OPEN"]);
@@ -557,6 +564,8 @@ export const notifications = pgTable("notifications", {
   dedupeKey: text(),
   attempts: integer().notNull().default(0),
   lastError: text(),
+  /** When a delivery claimed it (SENDING): a claim older than the send deadline may have been sent. */
+  sendingStartedAt: instant(),
   sentAt: instant(),
   readAt: instant(),
   createdAt: createdAt(),
@@ -644,6 +653,10 @@ export const idempotencyKeys = pgTable("idempotency_keys", {
   requestHash: text().notNull(),
   responseStatus: integer(),
   responseBody: jsonb(),
+  /** Which request holds the claim: only its answer may be stored (a taken-over claim fences the old one out). */
+  claimId: uuid(),
+  /** Until when an unanswered claim belongs to its request; after it a retry takes the claim over (a crash). */
+  leaseExpiresAt: instant(),
   createdAt: createdAt(),
   expiresAt: instant().notNull(),
 }, (t) => [
