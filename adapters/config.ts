@@ -76,10 +76,21 @@ const baseSchema = z.object({
   SMS_HTTP_TOKEN: z.string().min(1).optional(),
   /** Stripe in production; unset: the mock provider (deposits work under `deno task dev`). */
   STRIPE_SECRET_KEY: z.string().min(1).optional(),
+  /**
+   * Where the Stripe SDK sends its API calls (scheme, host and port only); unset: Stripe's own
+   * https://api.stripe.com. For a local stand-in of Stripe's API (tests, a staging proxy).
+   */
+  STRIPE_API_BASE: z.url({ protocol: /^https?$/ }).optional(),
   /** Verifies Stripe's webhook signatures; unset: a random per-process secret the mock signs with. */
   STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
   /** The platform's share of deposits to salons with a connected Stripe account, in basis points. */
   PLATFORM_FEE_BASIS_POINTS: z.coerce.number().int().min(0).max(10_000).default(0),
+  /**
+   * How long an unanswered Idempotency-Key claim belongs to its request: after it (a crash, or a
+   * request that overran) a retry with the same key and body takes the claim over, and the first
+   * request's work can no longer commit. Longer than the slowest request should take.
+   */
+  IDEMPOTENCY_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
   /** Embedded dispatcher: how often it looks for due jobs, and attempts before the dead letter. */
   JOBS_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
   JOBS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),

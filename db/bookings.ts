@@ -136,12 +136,12 @@ export function lockClient(db: Db, clientId: string) {
 
 /**
  * Runs `statement` only if the booking `bookingId` exists by then in the same transaction. For the
- * idempotent answer: a refused insert must not store a success. The statement is an UPDATE whose
- * SQL ends with its WHERE clause (drizzle renders `.where()` last when nothing is returned).
+ * idempotent answer: a refused insert must not store a success. The statement is the bare `SELECT`
+ * of `storeAnswer` (no FROM, no WHERE), so the condition gates whether its function runs at all.
  */
 export function onlyIfBooked(statement: BatchItem<"pg">, bookingId: string): SQL {
   const rendered = (statement as unknown as { getSQL(): SQL }).getSQL();
-  return sql`${rendered} AND EXISTS (SELECT 1 FROM ${bookings} WHERE id = ${bookingId}::uuid)`;
+  return sql`${rendered} WHERE EXISTS (SELECT 1 FROM ${bookings} WHERE id = ${bookingId}::uuid)`;
 }
 
 /** The result of a limited insert: whether the booking was written, and the client's counts before it. */
