@@ -17,6 +17,7 @@ import type { TokenIssuer } from "../adapters/tokens.ts";
 import type { Role } from "../domain/access.ts";
 import type { UserRow } from "../db/auth.ts";
 import type { Database } from "../db/client.ts";
+import { isDatabaseUnavailable } from "../db/errors.ts";
 import { ApiError, type ErrorCode, fieldErrors, problemBody, problemResponse } from "./errors.ts";
 import { registerAuth } from "./auth.ts";
 import { clientIp } from "./client_address.ts";
@@ -83,6 +84,8 @@ export type App = OpenAPIHono<AppEnv>;
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 const KNOWN_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
+/** When a caller refused because the database is unreachable should try again. */
+const DATABASE_RETRY_AFTER_SECONDS = 5;
 
 function isJson(contentType: string | undefined): boolean {
   if (!contentType) return false;
@@ -231,6 +234,17 @@ export function createApp(deps: AppDeps): App {
         : statusToCode(error.status);
       const detail = code === "malformed_json" ? "Request body is not valid JSON" : error.message || "Request failed";
       return problemResponse(problemBody(code, detail, requestId));
+    }
+    if (isDatabaseUnavailable(error)) {
+      // Down, closed, restarting or unreachable: the request may well succeed shortly, so say when.
+      deps.logger.error("database unavailable", {
+        request_id: requestId,
+        error_message: error instanceof Error ? error.message : String(error),
+      });
+      return problemResponse(
+        problemBody("unavailable", "The database cannot be reached right now: retry shortly", requestId),
+        { "Retry-After": String(DATABASE_RETRY_AFTER_SECONDS) },
+      );
     }
     deps.logger.error("unhandled error", {
       request_id: requestId,
