@@ -11,10 +11,23 @@ export interface OutgoingMessage {
   to: string;
   subject: string | null;
   body: string;
+  /**
+   * The same on every attempt at one message, for providers that drop a repeated request: a send
+   * whose answer was lost (a timeout, a crash) and is tried again then goes out once.
+   */
+  idempotencyKey?: string;
 }
+
+/** How long an HTTP provider call may take before it is abandoned. */
+export const SEND_TIMEOUT_MS = 10_000;
 
 export interface MessageSender {
   readonly kind: string;
+  /**
+   * The longest a `send` can take (the provider call's deadline): past it, an attempt whose
+   * outcome was never recorded is over, and may or may not have delivered. Unset: SEND_TIMEOUT_MS.
+   */
+  readonly deadlineMs?: number;
   send(message: OutgoingMessage): Promise<void>;
 }
 
@@ -67,8 +80,8 @@ export class LogSender implements MessageSender {
 }
 
 /**
- * Sends through an HTTP provider: `POST url` with `{to, subject, text}` as JSON and the token as a
- * Bearer credential. A 4xx other than 408/429 will not change on retry (bad address, rejected
+ * Sends through an HTTP provider: `POST url` with `{to, subject, text}` as JSON, the token as a
+ * Bearer credential and the message's `Idempotency-Key` when it has one. A 4xx other than 408/429 will not change on retry (bad address, rejected
  * message); 5xx, 408, 429 and network errors are worth retrying.
  */
 export class HttpSender implements MessageSender {
@@ -77,12 +90,21 @@ export class HttpSender implements MessageSender {
     readonly options: { url: string; token: string; timeoutMs?: number; fetch?: typeof fetch },
   ) {}
 
+  get deadlineMs(): number {
+    return this.options.timeoutMs ?? SEND_TIMEOUT_MS;
+  }
+
   async send(message: OutgoingMessage): Promise<void> {
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      authorization: `Bearer ${this.options.token}`,
+    };
+    if (message.idempotencyKey) headers["idempotency-key"] = message.idempotencyKey;
     const res = await (this.options.fetch ?? fetch)(this.options.url, {
       method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${this.options.token}` },
+      headers,
       body: JSON.stringify({ to: message.to, subject: message.subject, text: message.body }),
-      signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+      signal: AbortSignal.timeout(this.deadlineMs),
     });
     const detail = (await res.text()).slice(0, 200);
     if (res.ok) return;

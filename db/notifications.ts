@@ -1,5 +1,5 @@
 /** Notification queries: what the outbox relay needs, the in-app inbox, and per-channel preferences. */
-import { and, asc, count, desc, eq, isNull, lt, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, isNull, lt, or, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
 import {
   bookings,
@@ -121,10 +121,77 @@ export async function recordRelayed(
   return toSend(inserted);
 }
 
-/** Records that a notification was not sent, and why (a message limit, an unverified phone). */
-export async function recordSuppressed(db: Db, id: string, reason: string): Promise<void> {
-  await db.update(notifications).set({ status: "SUPPRESSED", lastError: reason.slice(0, 500) })
-    .where(and(eq(notifications.id, id), eq(notifications.status, "PENDING")));
+/**
+ * Written on a SENDING claim that a delivery took over after the claim's send deadline passed with
+ * no result recorded (a crash between the provider call and the record): the message may already
+ * have gone out, so it is sent once more at most, never in a burst.
+ */
+export const RESENT_AFTER_LOST_RESULT =
+  "an earlier attempt's result was not recorded (it may have been sent): sent again once";
+/** The end of a row whose retry after a lost result also left no result. */
+export const MAYBE_SENT_NOT_RETRIED = "may have been sent; not retried (no result recorded after two attempts)";
+
+/** A delivery's hold on a notification: only its holder calls the provider and records the result. */
+export interface SendClaim {
+  row: NotificationRow;
+  /** Identifies the claim: a later claim (a takeover) has a later start. */
+  startedAt: Date;
+  /** The claim took over an earlier one whose result was lost. */
+  takeover: boolean;
+}
+
+/**
+ * Claims a notification for sending: PENDING -> SENDING, or takes over a SENDING claim started
+ * before `staleBefore` (its send deadline passed without a result) once; a second lost result ends
+ * FAILED instead of another send. One batch of conditional updates: of concurrent deliveries at
+ * most one matches (the others see the winner's claim when their row lock is granted). Returns the
+ * claim, "failed" when it gave the row up, or null when there is nothing to send (done, or held by
+ * a delivery still within its deadline).
+ */
+export async function claimSend(
+  db: Db,
+  id: string,
+  now: Date,
+  staleBefore: Date,
+): Promise<SendClaim | "failed" | null> {
+  const stale = and(eq(notifications.status, "SENDING"), lt(notifications.sendingStartedAt, staleBefore));
+  const [givenUp, claimed] = await db.batch([
+    db.update(notifications).set({ status: "FAILED", lastError: MAYBE_SENT_NOT_RETRIED })
+      .where(and(eq(notifications.id, id), stale, eq(notifications.lastError, RESENT_AFTER_LOST_RESULT)))
+      .returning({ id: notifications.id }),
+    db.update(notifications).set({
+      status: "SENDING",
+      sendingStartedAt: now,
+      // Counts provider calls started, so a call whose result was lost is counted too.
+      attempts: sql`${notifications.attempts} + 1`,
+      lastError: sql`CASE WHEN ${notifications.status} = 'SENDING' THEN ${RESENT_AFTER_LOST_RESULT}
+        ELSE ${notifications.lastError} END`,
+    }).where(and(
+      eq(notifications.id, id),
+      or(
+        eq(notifications.status, "PENDING"),
+        and(stale, sql`${notifications.lastError} IS DISTINCT FROM ${RESENT_AFTER_LOST_RESULT}`),
+      ),
+    )).returning(),
+  ]);
+  if (givenUp.length > 0) return "failed";
+  const [row] = claimed;
+  if (!row) return null;
+  return { row, startedAt: row.sendingStartedAt!, takeover: row.lastError === RESENT_AFTER_LOST_RESULT };
+}
+
+/** Only the holder of the claim records an outcome other than "sent". */
+function holds(claim: SendClaim) {
+  return and(
+    eq(notifications.id, claim.row.id),
+    eq(notifications.status, "SENDING"),
+    eq(notifications.sendingStartedAt, claim.startedAt),
+  );
+}
+
+/** Records that a claimed notification was not sent, and why (an unverified phone). */
+export async function recordSuppressed(db: Db, claim: SendClaim, reason: string): Promise<void> {
+  await db.update(notifications).set({ status: "SUPPRESSED", lastError: reason.slice(0, 500) }).where(holds(claim));
 }
 
 export async function findNotification(db: Db, id: string): Promise<NotificationRow | undefined> {
@@ -132,26 +199,46 @@ export async function findNotification(db: Db, id: string): Promise<Notification
   return row;
 }
 
-/** Marks a notification sent, or records why a send failed (`permanent`: it will not be retried). */
+/**
+ * Records the outcome of a claimed send: SENT; back to PENDING for the job's retry (a passing
+ * failure); FAILED with the reason (`permanent`). A message that went out is recorded SENT even by
+ * a delivery whose claim was taken over or given up meanwhile (it did go out); a failure only by
+ * the holder of the claim.
+ */
 export async function recordSend(
   db: Db,
-  id: string,
+  claim: SendClaim,
   result: { sent: true; now: Date; replaceBody?: string } | { sent: false; error: string; permanent: boolean },
 ): Promise<void> {
   if (result.sent) {
     await db.update(notifications).set({
       status: "SENT",
       sentAt: result.now,
-      attempts: sql`${notifications.attempts} + 1`,
       ...(result.replaceBody !== undefined ? { body: result.replaceBody } : {}),
-    }).where(eq(notifications.id, id));
+    }).where(and(
+      eq(notifications.id, claim.row.id),
+      or(
+        eq(notifications.status, "SENDING"),
+        and(eq(notifications.status, "FAILED"), eq(notifications.lastError, MAYBE_SENT_NOT_RETRIED)),
+      ),
+    ));
     return;
   }
   await db.update(notifications).set({
     status: result.permanent ? "FAILED" : "PENDING",
     lastError: result.error.slice(0, 500),
-    attempts: sql`${notifications.attempts} + 1`,
-  }).where(eq(notifications.id, id));
+  }).where(holds(claim));
+}
+
+/**
+ * SENDING claims whose send deadline passed with no result (a crashed delivery), oldest first: the
+ * sweep asks for their send job again, which retries or gives up (`claimSend`). A delivery that
+ * found such a claim still in flight acknowledged without acting, so nothing else would.
+ */
+export function lostSends(db: Db, staleBefore: Date, limit: number) {
+  return db.select({ id: notifications.id, attempts: notifications.attempts }).from(notifications)
+    .where(and(eq(notifications.status, "SENDING"), lt(notifications.sendingStartedAt, staleBefore)))
+    .orderBy(asc(notifications.sendingStartedAt)).limit(limit);
 }
 
 /** The user's in-app notifications, newest first. */

@@ -5,7 +5,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import type { BatchItem } from "drizzle-orm/batch";
-import { PermanentSendError } from "../adapters/messaging.ts";
+import { type MessageSender, PermanentSendError, SEND_TIMEOUT_MS } from "../adapters/messaging.ts";
 import { spendMessageBudget } from "../adapters/rate_windows.ts";
 import { detectNoShowsStatement, expireHoldsStatement } from "../db/booking_sweeps.ts";
 import type { Db } from "../db/client.ts";
@@ -13,8 +13,10 @@ import { isUniqueViolation } from "../db/errors.ts";
 import {
   bookingFacts,
   type Channel,
+  claimSend,
   disabledChannels,
   findNotification,
+  lostSends,
   type NotificationInsert,
   recipient,
   RECORDED,
@@ -334,6 +336,21 @@ async function planForOutbox(db: Db, topic: string, payload: Record<string, unkn
   return await bookingPlan(db, payload.booking_id, template, extra);
 }
 
+/**
+ * How old a SENDING claim is before its delivery counts as lost: the provider call's deadline and
+ * a margin for recording its result. Younger claims may still be in flight.
+ */
+export const SEND_CLAIM_MARGIN_MS = 20_000;
+
+function sendDeadlineMs(sender: MessageSender): number {
+  return (sender.deadlineMs ?? SEND_TIMEOUT_MS) + SEND_CLAIM_MARGIN_MS;
+}
+
+/** The sweep does not know the channel of each lost send: the longer of the two deadlines. */
+function relayDeadlineMs(deps: AppDeps): number {
+  return Math.max(sendDeadlineMs(deps.messages.email), sendDeadlineMs(deps.messages.sms));
+}
+
 async function publishSends(jobs: JobPublisher, ids: readonly { id: string }[]): Promise<void> {
   for (const { id } of ids) {
     await jobs.publish({ name: "send-notification", payload: { notification_id: id }, deduplicationId: `send:${id}` });
@@ -474,6 +491,16 @@ export const HANDLERS: { [K in JobName]: Handler<unknown> } = {
         }
         changed++;
       }
+      // Sends whose delivery crashed mid-call are asked for again (retried once, or given up).
+      const lost = await lostSends(db, new Date(now.getTime() - relayDeadlineMs(deps)), 100);
+      for (const { id, attempts } of lost) {
+        await deps.jobs.publish({
+          name: "send-notification",
+          payload: { notification_id: id },
+          deduplicationId: `send:${id}:lost:${attempts}`,
+        });
+      }
+      changed += lost.length;
       return { outcome: changed > 0 ? "done" : "noop", changed };
     },
   },
@@ -482,33 +509,52 @@ export const HANDLERS: { [K in JobName]: Handler<unknown> } = {
     async run(context, payload) {
       const { db, deps, now } = context;
       const notification = await findNotification(db, (payload as { notification_id: string }).notification_id);
-      if (!notification || notification.status !== "PENDING") return { outcome: "noop", changed: 0 };
+      if (!notification || (notification.status !== "PENDING" && notification.status !== "SENDING")) {
+        return { outcome: "noop", changed: 0 };
+      }
+      const sender = notification.channel === "EMAIL" ? deps.messages.email : deps.messages.sms;
+      // Claimed before the provider is called: of concurrent deliveries of one job (at-least-once
+      // delivery, a redelivery while a slow call is in flight) only the winner sends.
+      const claim = await claimSend(db, notification.id, now, new Date(now.getTime() - sendDeadlineMs(sender)));
+      if (claim === "failed") {
+        deps.logger.warn("notification may have been sent; not retried", { notification_id: notification.id });
+        return { outcome: "done", changed: 1 };
+      }
+      if (!claim) return { outcome: "noop", changed: 0 };
+      if (claim.takeover) {
+        deps.logger.warn("notification send result was lost; sending once more", { notification_id: notification.id });
+      }
       const user = notification.userId ? await recipient(db, notification.userId) : undefined;
       // Checked again at send time: the phone may have changed (and not been verified) since the
       // notice was recorded. The phone code itself is the one SMS an unverified number receives.
       if (notification.channel === "SMS" && notification.template !== "verify_phone" && !user?.phoneVerifiedAt) {
-        await recordSuppressed(db, notification.id, "phone number not verified");
+        await recordSuppressed(db, claim, "phone number not verified");
         return { outcome: "done", changed: 1 };
       }
       // Someone without an account yet (an invitation) is reached at the stored address.
       const to = notification.address ?? (notification.channel === "EMAIL" ? user?.email : user?.phone);
       if (!to) {
-        await recordSend(db, notification.id, { sent: false, error: "no address for this channel", permanent: true });
+        await recordSend(db, claim, { sent: false, error: "no address for this channel", permanent: true });
         return { outcome: "done", changed: 1 };
       }
-      const sender = notification.channel === "EMAIL" ? deps.messages.email : deps.messages.sms;
       try {
-        await sender.send({ to, subject: notification.subject, body: notification.body });
+        await sender.send({
+          to,
+          subject: notification.subject,
+          body: notification.body,
+          // One key per notification: a provider that honours it delivers a retried send once.
+          idempotencyKey: `notification:${notification.id}`,
+        });
       } catch (error) {
         const permanent = error instanceof PermanentSendError;
-        await recordSend(db, notification.id, { sent: false, error: String(error), permanent });
+        await recordSend(db, claim, { sent: false, error: String(error), permanent });
         if (permanent) return { outcome: "done", changed: 1 };
         throw error; // a retry through the job
       }
       // A sent message with a single-use code keeps no copy of the code.
       const carriesCode = notification.template === "verify_phone" ||
         Object.values(ACCOUNT_TEMPLATES).some((a) => a.template === notification.template);
-      await recordSend(db, notification.id, {
+      await recordSend(db, claim, {
         sent: true,
         now,
         ...(carriesCode ? { replaceBody: "(sent; its single-use code is not kept)" } : {}),
