@@ -5,7 +5,7 @@
  * payment forward (domain/payments.ts), so out-of-order events end in the right state.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { eq } from "drizzle-orm";
+import { and, eq, notInArray } from "drizzle-orm";
 import Stripe from "stripe";
 import { MockPaymentProvider } from "../adapters/payments_mock.ts";
 import { PaymentProviderError } from "../adapters/payments.ts";
@@ -29,7 +29,7 @@ import {
   syncRefunded,
 } from "../db/refunds.ts";
 import { can } from "../domain/access.ts";
-import { type AttemptStatus, isCaptured, nextPaymentStatus, refundable } from "../domain/payments.ts";
+import { type AttemptStatus, isCaptured, nextPaymentStatus, PAYMENT_STATUSES, refundable } from "../domain/payments.ts";
 import type { App, AppEnv } from "./app.ts";
 import { json, problem401, requireUser } from "./auth.ts";
 import { ApiError, bodyErrorResponses, errorResponses, notFound, problem403, problem409 } from "./errors.ts";
@@ -242,11 +242,19 @@ export async function handleEvent(scope: EventScope, event: Stripe.Event): Promi
   }
   const now = clock();
   const next = nextPaymentStatus(payment.status, attempt);
+  const newlyCaptured = next === "SUCCEEDED" && !isCaptured(payment.status);
+  // The failure code describes the payment's state, so it is written only when that state becomes
+  // FAILED: a late failure of an attempt that was superseded (a success came first) leaves it alone.
   const updatePayment = db.update(payments).set({
     status: next,
-    failureCode: attempt === "FAILED" ? intent.last_payment_error?.code ?? "failed" : payment.failureCode,
+    ...(next === "FAILED" ? { failureCode: intent.last_payment_error?.code ?? "failed" } : {}),
     updatedAt: now,
-  }).where(eq(payments.id, payment.id));
+  }).where(and(
+    eq(payments.id, payment.id),
+    // An event that does not capture never touches a captured payment, also one captured by a
+    // concurrent event after this handler read it (its refunds decide from then on).
+    newlyCaptured ? undefined : notInArray(payments.status, PAYMENT_STATUSES.filter(isCaptured)),
+  ));
   const log = logPayment(db, {
     paymentId: payment.id,
     kind: `webhook:${event.type}`,
@@ -254,7 +262,6 @@ export async function handleEvent(scope: EventScope, event: Stripe.Event): Promi
     objectId: intent.id,
     status: next,
   });
-  const newlyCaptured = next === "SUCCEEDED" && !isCaptured(payment.status);
   if (!newlyCaptured) return (await onceForEvent(db, event.id, [updatePayment, log])) ? "applied" : "duplicate";
 
   // The deposit is in: confirm the booking if its time can still be held (a lapsed hold whose
