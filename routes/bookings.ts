@@ -21,6 +21,8 @@ import {
   transitionBooking,
 } from "../db/bookings.ts";
 import { pgErrorOf } from "../db/errors.ts";
+import { logPayment } from "../db/payments.ts";
+import { PaymentProviderError } from "../adapters/payments.ts";
 import { findSalon, type SalonRow } from "../db/salons.ts";
 import { requestRefund } from "../jobs/handlers.ts";
 import { applicableRule, insertOverbooked, isReturningClient } from "../db/overbooking.ts";
@@ -390,7 +392,23 @@ async function createDeposit(
       platformFeeAmount: platformFee,
     });
   } catch (error) {
-    c.var.services.logger.error("deposit not created", { error: String(error) });
+    const errorCode = error instanceof PaymentProviderError ? error.code : "unavailable";
+    c.var.services.logger.error("deposit not created", { error: String(error), error_code: errorCode });
+    // Every provider call is in the payment logs, also one that left no payment behind: no payment
+    // id then, and the call's idempotency key (it names the booking) as what it was about.
+    try {
+      await logPayment(c.var.services.database.db, {
+        kind: "create_deposit",
+        provider: provider.kind === "stripe" ? "STRIPE" : "MOCK",
+        objectId: `booking:${booking.id}:deposit`,
+        status: "error",
+        latencyMs: Math.round(performance.now() - started),
+        errorCode,
+      });
+    } catch (logError) {
+      // The client's answer is the provider's outage either way; a missing log line is logged.
+      c.var.services.logger.error("failed deposit call not logged", { error: String(logError) });
+    }
     throw new ApiError("unavailable", `Payments are unavailable right now: ${nothingDone}, try again shortly`, {
       headers: { "Retry-After": "5" },
     });

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import Stripe from "stripe";
 import { and, eq } from "drizzle-orm";
 import { MockPaymentProvider, stripeSignature, TEST_CARDS } from "../../adapters/payments_mock.ts";
-import { auditEvents, bookings, outbox, payments, refunds } from "../../db/schema.ts";
+import { PaymentProviderError } from "../../adapters/payments.ts";
+import { auditEvents, bookings, outbox, paymentLogs, payments, refunds } from "../../db/schema.ts";
 import { apiClient } from "../support/api.ts";
 import { makeTestApp, TEST_STRIPE_WEBHOOK_SECRET } from "../support/app.ts";
 import { makeProfessional, makeSalon, makeService } from "../support/catalog.ts";
@@ -100,6 +101,36 @@ Deno.test("payments", async (t) => {
       // Another card later succeeds: forward again.
       await send("POST", `/payments/${booking.payment.id}/mock-confirm`, client, { card_number: TEST_CARDS.succeeds });
       assert.equal((await paymentOf(booking.id)).status, "SUCCEEDED");
+    });
+
+    await t.step("the provider down: 503, nothing booked, the failed call in the payment logs", async () => {
+      const real = testApp.deps.payments;
+      testApp.deps.payments = Object.assign(Object.create(real), {
+        createDeposit: () => Promise.reject(new PaymentProviderError("Stripe is unavailable", "api_error", true)),
+      });
+      try {
+        const client = await makeUser(testApp, "CLIENT");
+        const before = await db.select().from(bookings).where(eq(bookings.clientId, client.id));
+        const res = await send("POST", "/bookings", client, {
+          service_id: service.id,
+          professional_id: pro.id,
+          starts_at: "2026-06-02T16:00:00Z",
+        });
+        assert.equal(res.status, 503, JSON.stringify(res.body));
+        assert.equal(res.headers.get("retry-after"), "5");
+        assert.deepEqual(before, []);
+        assert.deepEqual(await db.select().from(bookings).where(eq(bookings.clientId, client.id)), []);
+        const logged = await db.select().from(paymentLogs)
+          .where(and(eq(paymentLogs.kind, "create_deposit"), eq(paymentLogs.status, "error")));
+        assert.equal(logged.length, 1);
+        assert.equal(logged[0].paymentId, null);
+        assert.equal(logged[0].provider, "MOCK");
+        assert.equal(logged[0].errorCode, "api_error");
+        assert.match(logged[0].providerObjectId ?? "", /^booking:[0-9a-f-]{36}:deposit$/);
+        assert.ok(typeof logged[0].latencyMs === "number" && logged[0].latencyMs >= 0);
+      } finally {
+        testApp.deps.payments = real;
+      }
     });
 
     await t.step("tampered, stale, foreign or missing signatures are 400 and change nothing", async () => {
