@@ -93,6 +93,7 @@ const stripeWebhookSecret = config.STRIPE_WEBHOOK_SECRET ?? `whsec_${newOpaqueTo
 const payments = config.STRIPE_SECRET_KEY
   ? new StripeProvider({ secretKey: config.STRIPE_SECRET_KEY })
   : new MockPaymentProvider({
+    db: database.db,
     emit: async (event) => {
       const payload = JSON.stringify(event);
       const res = await fetch(`${baseUrl}/webhooks/stripe`, {

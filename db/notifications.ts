@@ -68,6 +68,21 @@ export async function recipient(db: Db, userId: string): Promise<Recipient | und
   return row;
 }
 
+/**
+ * Who is told on the salon's side of a booking when something needs a person (a refused refund):
+ * the salon's owner and the active admins, each once.
+ */
+export async function salonStaffOf(db: Db, bookingId: string, adminLimit = 20): Promise<Recipient[]> {
+  const [owner] = await db.select(recipientColumns).from(bookings)
+    .innerJoin(salons, eq(salons.id, bookings.salonId))
+    .innerJoin(users, eq(users.id, salons.ownerId))
+    .where(eq(bookings.id, bookingId));
+  const admins = await db.select(recipientColumns).from(users)
+    .where(and(eq(users.role, "ADMIN"), eq(users.active, true))).orderBy(asc(users.createdAt)).limit(adminLimit);
+  const staff = owner ? [owner, ...admins] : admins;
+  return staff.filter((person, i) => staff.findIndex((other) => other.id === person.id) === i);
+}
+
 /** Channels the user switched off. */
 export async function disabledChannels(db: Db, userId: string): Promise<Set<Channel>> {
   const rows = await db.select().from(notificationPreferences)
@@ -156,7 +171,7 @@ export async function claimSend(
 ): Promise<SendClaim | "failed" | null> {
   const stale = and(eq(notifications.status, "SENDING"), lt(notifications.sendingStartedAt, staleBefore));
   const [givenUp, claimed] = await db.batch([
-    db.update(notifications).set({ status: "FAILED", lastError: MAYBE_SENT_NOT_RETRIED })
+    db.update(notifications).set({ status: "FAILED", lastError: MAYBE_SENT_NOT_RETRIED, sendingStartedAt: null })
       .where(and(eq(notifications.id, id), stale, eq(notifications.lastError, RESENT_AFTER_LOST_RESULT)))
       .returning({ id: notifications.id }),
     db.update(notifications).set({
@@ -191,7 +206,8 @@ function holds(claim: SendClaim) {
 
 /** Records that a claimed notification was not sent, and why (an unverified phone). */
 export async function recordSuppressed(db: Db, claim: SendClaim, reason: string): Promise<void> {
-  await db.update(notifications).set({ status: "SUPPRESSED", lastError: reason.slice(0, 500) }).where(holds(claim));
+  await db.update(notifications).set({ status: "SUPPRESSED", lastError: reason.slice(0, 500), sendingStartedAt: null })
+    .where(holds(claim));
 }
 
 export async function findNotification(db: Db, id: string): Promise<NotificationRow | undefined> {
@@ -214,6 +230,7 @@ export async function recordSend(
     await db.update(notifications).set({
       status: "SENT",
       sentAt: result.now,
+      sendingStartedAt: null,
       ...(result.replaceBody !== undefined ? { body: result.replaceBody } : {}),
     }).where(and(
       eq(notifications.id, claim.row.id),
@@ -227,6 +244,7 @@ export async function recordSend(
   await db.update(notifications).set({
     status: result.permanent ? "FAILED" : "PENDING",
     lastError: result.error.slice(0, 500),
+    sendingStartedAt: null,
   }).where(holds(claim));
 }
 

@@ -45,6 +45,8 @@ export function logPayment(
   db: Db,
   entry: {
     paymentId?: string | null;
+    /** The refund a refund call was for: the admin's view of a refused refund reads its attempts. */
+    refundId?: string | null;
     kind: string;
     provider: "STRIPE" | "MOCK";
     objectId: string | null;
@@ -55,6 +57,7 @@ export function logPayment(
 ) {
   return db.insert(paymentLogs).values({
     paymentId: entry.paymentId ?? null,
+    refundId: entry.refundId ?? null,
     kind: entry.kind,
     provider: entry.provider,
     providerObjectId: entry.objectId,

@@ -508,11 +508,15 @@ export const refunds = pgTable("refunds", {
   status: refundStatus().notNull().default("PENDING"),
   reason: text(),
   requestedBy: uuid().references(() => users.id),
+  /** Numbers the attempts at this payment's refunds: the provider's idempotency key is built from it. */
   sequence: integer().notNull(),
+  /** Why the provider refused it for good (its error code or reported reason), while FAILED. */
+  failureReason: text(),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 }, (t) => [
   index("refunds_payment_idx").on(t.paymentId),
+  index("refunds_status_idx").on(t.status, t.updatedAt),
   uniqueIndex("refunds_payment_sequence_key").on(t.paymentId, t.sequence),
   check("refunds_amount", sql`${t.amount} > 0`),
 ]);
@@ -545,6 +549,42 @@ export const paymentReconciliations = pgTable("payment_reconciliations", {
   mismatches: jsonb().notNull().default(sql`'[]'::jsonb`),
 }, (t) => [index("payment_reconciliations_started_idx").on(t.startedAt)]);
 
+/**
+ * The mock provider's own books (it stands in for Stripe's side when no key is set): in the
+ * database so that a restart does not forget what was paid and refunds still find their charge.
+ * Kept apart from `payments`, our record of the same money, which reconciliation compares with it.
+ * Ids are the provider's (`pi_mock_…`, `re_mock_…`); instants are epoch seconds as Stripe gives them.
+ */
+export const mockPaymentIntents = pgTable("mock_payment_intents", {
+  id: text().primaryKey(),
+  idempotencyKey: text().notNull(),
+  status: text().notNull(),
+  amount: bigint({ mode: "number" }).notNull(),
+  refundedAmount: bigint({ mode: "number" }).notNull().default(0),
+  currency: char({ length: 3 }).notNull(),
+  clientSecret: text().notNull(),
+  bookingId: uuid(),
+  failureCode: text(),
+  created: bigint({ mode: "number" }).notNull(),
+}, (t) => [
+  uniqueIndex("mock_payment_intents_idempotency_key").on(t.idempotencyKey),
+  index("mock_payment_intents_created_idx").on(t.created),
+  check("mock_payment_intents_amounts", sql`${t.amount} > 0 and ${t.refundedAmount} between 0 and ${t.amount}`),
+]);
+
+export const mockRefunds = pgTable("mock_refunds", {
+  id: text().primaryKey(),
+  idempotencyKey: text().notNull(),
+  paymentIntentId: text().notNull().references(() => mockPaymentIntents.id),
+  amount: bigint({ mode: "number" }).notNull(),
+  currency: char({ length: 3 }).notNull(),
+  status: text().notNull(),
+  created: bigint({ mode: "number" }).notNull(),
+}, (t) => [
+  uniqueIndex("mock_refunds_idempotency_key").on(t.idempotencyKey),
+  index("mock_refunds_created_idx").on(t.created),
+]);
+
 // ---------------------------------------------------------------------------------------------
 // Engagement
 
@@ -564,7 +604,10 @@ export const notifications = pgTable("notifications", {
   dedupeKey: text(),
   attempts: integer().notNull().default(0),
   lastError: text(),
-  /** When a delivery claimed it (SENDING): a claim older than the send deadline may have been sent. */
+  /**
+   * When a delivery claimed it (SENDING): a claim older than the send deadline may have been sent.
+   * Cleared when it leaves SENDING, so the sweep for lost sends reads a small index.
+   */
   sendingStartedAt: instant(),
   sentAt: instant(),
   readAt: instant(),
@@ -573,6 +616,7 @@ export const notifications = pgTable("notifications", {
   index("notifications_user_idx").on(t.userId, t.createdAt),
   uniqueIndex("notifications_dedupe_key").on(t.dedupeKey),
   index("notifications_booking_idx").on(t.bookingId),
+  index("notifications_sending_idx").on(t.sendingStartedAt).where(sql`${t.sendingStartedAt} is not null`),
   check("notifications_recipient", sql`${t.userId} is not null or ${t.address} is not null`),
 ]);
 

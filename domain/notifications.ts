@@ -20,7 +20,8 @@
  * Facts a template needs are checked: a booking template with account facts (or the reverse) throws a TypeError, as
  * does a missing `cancelledBy` (booking_cancelled), `previousStartsAt` (booking_rescheduled), `hoursBefore`
  * (booking_reminder), `holdExpiresAt` alongside a `deposit` (booking_created), `paid` (payment_receipt),
- * `offerExpiresAt` (waitlist_offer), `points` and `balance` (loyalty_points) or `salonName` (professional_invitation).
+ * `offerExpiresAt` (waitlist_offer), `points` and `balance` (loyalty_points), `refund` (booking_refund_failed,
+ * refund_failed) or `salonName` (professional_invitation).
  * Optional facts that are absent are simply not mentioned.
  */
 
@@ -42,6 +43,8 @@ export const TEMPLATES = [
   "payment_receipt",
   "waitlist_offer",
   "loyalty_points",
+  "booking_refund_failed",
+  "refund_failed",
 ] as const;
 export type TemplateName = typeof TEMPLATES[number];
 
@@ -70,8 +73,13 @@ export interface BookingFacts {
   holdExpiresAt?: number;
   /** booking_cancelled. */
   fee?: Money;
-  /** booking_cancelled. */
+  /** booking_cancelled, booking_refund_failed, refund_failed. */
   refund?: Money;
+  /**
+   * booking_cancelled: where the refund stands when the notice is written. Absent: requested (the
+   * provider has not answered yet), so the notice never says more than is known.
+   */
+  refundStatus?: "requested" | "made" | "failed";
   cancelledBy?: "CLIENT" | "SALON" | "SYSTEM";
   /** booking_rescheduled. */
   previousStartsAt?: number;
@@ -85,6 +93,10 @@ export interface BookingFacts {
   points?: number;
   /** loyalty_points: the integer balance after `points`. */
   balance?: number;
+  /** refund_failed (to the salon's owner and admins): the client the refund was for. */
+  clientName?: string;
+  /** refund_failed: the provider's reason, e.g. "charge_not_refundable". */
+  failureReason?: string;
 }
 
 export interface AccountFacts {
@@ -118,6 +130,8 @@ const BOOKING_TEMPLATES: ReadonlySet<TemplateName> = new Set([
   "payment_receipt",
   "waitlist_offer",
   "loyalty_points",
+  "booking_refund_failed",
+  "refund_failed",
 ]);
 
 /** Renders a template; booking templates take BookingFacts, account templates AccountFacts (throw a TypeError on a mismatch). */
@@ -478,12 +492,42 @@ function renderBooking(template: TemplateName, locale: Locale, facts: BookingFac
         );
       }
       if (facts.refund) {
-        const none = facts.refund.amount === 0;
-        const line = pt
-          ? (none ? "Sem reembolso." : `Reembolso: ${money(facts.refund)}.`)
-          : (none ? "No refund." : `Refund: ${money(facts.refund)}.`);
-        settlement.push(line);
-        settlementShort.push(line.replace(": ", " "));
+        const refund = money(facts.refund);
+        if (facts.refund.amount === 0) {
+          settlement.push(pt ? "Sem reembolso." : "No refund.");
+          settlementShort.push(pt ? "Sem reembolso." : "No refund.");
+        } else {
+          // Only what is known: a refund is requested with the cancellation and made (or refused)
+          // by the provider later.
+          const state = facts.refundStatus ?? "requested";
+          settlement.push(
+            pt
+              ? {
+                requested: `Reembolso solicitado: ${refund}.`,
+                made: `Reembolsado: ${refund}.`,
+                failed: `Reembolso de ${refund} não realizado: o provedor de pagamento o recusou. O salão foi avisado.`,
+              }[state]
+              : {
+                requested: `Refund requested: ${refund}.`,
+                made: `Refunded: ${refund}.`,
+                failed: `Refund of ${refund} not made: the payment provider refused it. The salon has been told.`,
+              }[state],
+          );
+          // The SMS has no room for "requested": its bare amount, as on the receipt, claims no more.
+          settlementShort.push(
+            pt
+              ? {
+                requested: `Reembolso ${refund}.`,
+                made: `Reembolsado ${refund}.`,
+                failed: `Reembolso ${refund} não realizado.`,
+              }[state]
+              : {
+                requested: `Refund ${refund}.`,
+                made: `Refunded ${refund}.`,
+                failed: `Refund ${refund} not made.`,
+              }[state],
+          );
+        }
       }
       const tail = settlementShort.length > 0 ? ` ${settlementShort.join(" ")}` : "";
       return {
@@ -612,6 +656,60 @@ function renderBooking(template: TemplateName, locale: Locale, facts: BookingFac
               `Saldo: ${total}.`
             : `${s}: you ${earned ? "earned" : "redeemed"} ${amount} for ${v} with ${p} on ${shortWhen}. ` +
               `Balance: ${total}.`
+        ),
+      };
+    }
+    case "booking_refund_failed": {
+      if (facts.refund === undefined) throw new TypeError("booking_refund_failed needs refund");
+      const refund = money(facts.refund);
+      return {
+        subject: subject(pt ? "Reembolso não realizado" : "Refund not made"),
+        body: body(
+          [
+            pt
+              ? `Não conseguimos fazer o reembolso de ${refund} deste agendamento: o provedor de pagamento o recusou. ` +
+                "Nada foi devolvido ainda."
+              : `We could not make the ${refund} refund for this booking: the payment provider refused it. ` +
+                "Nothing has been given back yet.",
+          ],
+          [
+            pt
+              ? "O salão e nossa equipe foram avisados e podem tentar de novo. Em caso de dúvida, fale com o salão."
+              : "The salon and our team have been told and can try again. If you have questions, contact the salon.",
+          ],
+        ),
+        sms: sms((s, v, p) =>
+          pt
+            ? `${s}: o reembolso de ${refund} de ${v} com ${p} em ${shortWhen} não foi realizado. O salão foi avisado.`
+            : `${s}: the ${refund} refund for ${v} with ${p} on ${shortWhen} was not made. The salon has been told.`
+        ),
+      };
+    }
+    case "refund_failed": {
+      if (facts.refund === undefined) throw new TypeError("refund_failed needs refund");
+      const refund = money(facts.refund);
+      const client = facts.clientName ? oneLine(facts.clientName) : undefined;
+      const reason = facts.failureReason ? oneLine(facts.failureReason) : undefined;
+      const to = client ? (pt ? ` para ${client}` : ` to ${client}`) : "";
+      const why = reason ? (pt ? ` (motivo: ${reason})` : ` (reason: ${reason})`) : "";
+      return {
+        subject: subject(pt ? "Reembolso recusado" : "Refund refused"),
+        body: body(
+          [
+            pt
+              ? `O provedor de pagamento recusou o reembolso de ${refund}${to} deste agendamento${why}. Nada foi devolvido.`
+              : `The payment provider refused the ${refund} refund${to} for this booking${why}. Nothing was given back.`,
+          ],
+          [
+            pt
+              ? "Um administrador pode tentar de novo na lista de reembolsos recusados. O cliente foi avisado de que o reembolso não foi feito."
+              : "An administrator can retry it from the list of failed refunds. The client has been told that the refund was not made.",
+          ],
+        ),
+        sms: sms((s, v, p) =>
+          pt
+            ? `${s}: o reembolso de ${refund} de ${v} com ${p} em ${shortWhen} foi recusado pelo provedor.`
+            : `${s}: the ${refund} refund for ${v} with ${p} on ${shortWhen} was refused by the provider.`
         ),
       };
     }

@@ -23,12 +23,13 @@ import {
   recordRelayed,
   recordSend,
   recordSuppressed,
+  salonStaffOf,
   type ToSend,
   toSend,
   unpublishedOutbox,
 } from "../db/notifications.ts";
-import { notifications, payments, processedMessages, refunds } from "../db/schema.ts";
-import { findRefund, refundStatusOf, settleRefund } from "../db/refunds.ts";
+import { notifications, payments, processedMessages } from "../db/schema.ts";
+import { failRefund, findRefund, REFUND_FAILED_TOPIC, refundStatusOf, settleRefund } from "../db/refunds.ts";
 import { logPayment } from "../db/payments.ts";
 import { PaymentProviderError } from "../adapters/payments.ts";
 import { eq } from "drizzle-orm";
@@ -134,9 +135,12 @@ interface Plan {
   reminders?: { booking: { id: string; startsAt: Date; status: string }; hours: number[] };
   /** For booking messages: the client's addresses, whose message budgets their email and SMS spend. */
   contact?: { email: string; phone: string | null };
+  /** Set when one outbox row tells several people: keeps their dedupe keys apart. */
+  recipientKey?: string;
 }
 
-function rowsOf(plan: Plan, dedupe: string): NotificationInsert[] {
+function rowsOf(plan: Plan, outboxDedupe: string): NotificationInsert[] {
+  const dedupe = plan.recipientKey ? `${outboxDedupe}:${plan.recipientKey}` : outboxDedupe;
   return plan.channels.map((channel) => ({
     userId: plan.userId,
     address: plan.address ?? null,
@@ -239,6 +243,21 @@ async function phoneCodePlan(db: Db, payload: Record<string, unknown>): Promise<
   };
 }
 
+/** What every message about a booking says of it, to `recipientName`. */
+function bookingBasics(facts: NonNullable<Awaited<ReturnType<typeof bookingFacts>>>, recipientName: string) {
+  const booking = facts.booking;
+  return {
+    kind: "booking" as const,
+    recipientName,
+    salonName: facts.salonName,
+    serviceName: facts.serviceName,
+    professionalName: facts.professionalName,
+    startsAt: booking.startsAt.getTime(),
+    timeZone: facts.timeZone,
+    price: { amount: booking.priceAmount, currency: booking.currency },
+  };
+}
+
 async function bookingPlan(
   db: Db,
   bookingId: string,
@@ -250,14 +269,7 @@ async function bookingPlan(
   const locale = chooseLocale(facts.client.locale, facts.salonLocale);
   const booking = facts.booking;
   const rendered = renderNotification(template, locale, {
-    kind: "booking",
-    recipientName: facts.client.fullName,
-    salonName: facts.salonName,
-    serviceName: facts.serviceName,
-    professionalName: facts.professionalName,
-    startsAt: booking.startsAt.getTime(),
-    timeZone: facts.timeZone,
-    price: { amount: booking.priceAmount, currency: booking.currency },
+    ...bookingBasics(facts, facts.client.fullName),
     ...(booking.status === "PENDING" && booking.depositAmount > 0 && booking.holdExpiresAt
       ? {
         deposit: { amount: booking.depositAmount, currency: booking.currency },
@@ -276,6 +288,55 @@ async function bookingPlan(
     reminders: { booking: facts.booking, hours: facts.reminderHours },
     contact: { email: facts.client.email, phone: facts.client.phone },
   };
+}
+
+/**
+ * A refund the provider refused for good: the client hears that it was not made (a booking notice,
+ * on their channels), the salon's owner and the admins why and that it can be retried (in-app).
+ */
+async function refundFailedPlans(db: Db, payload: Record<string, unknown>): Promise<Plan[]> {
+  if (typeof payload.booking_id !== "string") return [];
+  const facts = await bookingFacts(db, payload.booking_id);
+  if (!facts) return [];
+  const refund = {
+    amount: Number(payload.amount ?? 0),
+    currency: typeof payload.currency === "string" ? payload.currency : facts.booking.currency,
+  };
+  const plans: Plan[] = [];
+  const client = await bookingPlan(db, payload.booking_id, "booking_refund_failed", () => ({ refund }));
+  // The booking is over: no reminders come of this notice.
+  if (client) plans.push({ ...client, reminders: undefined });
+  for (const person of await salonStaffOf(db, payload.booking_id)) {
+    const locale = chooseLocale(person.locale, facts.salonLocale);
+    plans.push({
+      userId: person.id,
+      bookingId: payload.booking_id,
+      template: "refund_failed",
+      locale,
+      rendered: renderNotification("refund_failed", locale, {
+        ...bookingBasics(facts, person.fullName),
+        refund,
+        clientName: facts.client.fullName,
+        ...(typeof payload.failure_reason === "string" ? { failureReason: payload.failure_reason } : {}),
+      }),
+      channels: ["IN_APP"],
+      recipientKey: `staff:${person.id}`,
+    });
+  }
+  return plans;
+}
+
+/** Where a recorded refund stands, for a cancellation notice that says only what is known. */
+async function refundStatusFor(db: Db, refundId: unknown): Promise<BookingFacts["refundStatus"]> {
+  if (typeof refundId !== "string") return undefined;
+  const refund = await findRefund(db, refundId).catch(() => undefined);
+  return refund?.status === "SUCCEEDED" ? "made" : refund?.status === "FAILED" ? "failed" : "requested";
+}
+
+async function plansForOutbox(db: Db, topic: string, payload: Record<string, unknown>): Promise<Plan[]> {
+  if (topic === REFUND_FAILED_TOPIC) return await refundFailedPlans(db, payload);
+  const plan = await planForOutbox(db, topic, payload);
+  return plan ? [plan] : [];
 }
 
 async function planForOutbox(db: Db, topic: string, payload: Record<string, unknown>): Promise<Plan | null> {
@@ -320,12 +381,14 @@ async function planForOutbox(db: Db, topic: string, payload: Record<string, unkn
   }
   const template = BOOKING_TEMPLATES[topic];
   if (!template || typeof payload.booking_id !== "string") return null;
+  const refundStatus = template === "booking_cancelled" ? await refundStatusFor(db, payload.refund_id) : undefined;
   const extra = (booking: { currency: string }): Partial<BookingFacts> => {
     if (template === "booking_cancelled") {
       return {
         cancelledBy: (payload.by as BookingFacts["cancelledBy"]) ?? "SYSTEM",
         fee: { amount: Number(payload.fee ?? 0), currency: booking.currency },
         refund: { amount: Number(payload.refund ?? 0), currency: booking.currency },
+        ...(refundStatus ? { refundStatus } : {}),
       };
     }
     if (template === "booking_rescheduled" && typeof payload.from_starts_at === "string") {
@@ -375,12 +438,15 @@ export async function scheduleReminders(
   }
 }
 
-/** Asks for a recorded refund to be made at the provider (deduplicated per refund). */
-export async function requestRefund(jobs: JobPublisher, refundId: string): Promise<void> {
+/**
+ * Asks for a recorded refund to be made at the provider, deduplicated per refund and attempt: an
+ * admin's retry of a refused refund (a later `sequence`) is a new job.
+ */
+export async function requestRefund(jobs: JobPublisher, refundId: string, sequence?: number): Promise<void> {
   await jobs.publish({
     name: "create-refund",
     payload: { refund_id: refundId },
-    deduplicationId: `refund:${refundId}`,
+    deduplicationId: sequence === undefined ? `refund:${refundId}` : `refund:${refundId}:${sequence}`,
   });
 }
 
@@ -413,7 +479,8 @@ export const HANDLERS: { [K in JobName]: Handler<unknown> } = {
         const made = await deps.payments.refund({
           paymentId: payment.providerPaymentId!,
           amount: refund.amount,
-          // The same key on every retry: the provider refunds once.
+          // The same key on every retry of this attempt: the provider refunds once. An admin's
+          // retry of a refused refund is a new attempt with the next sequence, so a new key.
           idempotencyKey: `booking:${payment.bookingId}:refund:${refund.sequence}`,
           reason: refund.reason ?? undefined,
           refundId: refund.id,
@@ -421,25 +488,31 @@ export const HANDLERS: { [K in JobName]: Handler<unknown> } = {
         await settleRefund(db, refund, { providerRefundId: made.id, status: refundStatusOf(made.status), now });
         await logPayment(db, {
           paymentId: payment.id,
+          refundId: refund.id,
           kind: "refund",
           provider: payment.provider,
           objectId: made.id,
           status: made.status,
           latencyMs: Math.round(performance.now() - started),
         });
+        if (made.status === "failed") await requestRelay(deps.jobs);
         return { outcome: "done", changed: 1 };
       } catch (error) {
+        const errorCode = error instanceof PaymentProviderError ? error.code : "unavailable";
         await logPayment(db, {
           paymentId: payment.id,
+          refundId: refund.id,
           kind: "refund",
           provider: payment.provider,
           objectId: payment.providerPaymentId,
           status: "error",
           latencyMs: Math.round(performance.now() - started),
-          errorCode: error instanceof PaymentProviderError ? error.code : "unavailable",
+          errorCode,
         });
         if (error instanceof PaymentProviderError && !error.retryable) {
-          await db.update(refunds).set({ status: "FAILED", updatedAt: now }).where(eq(refunds.id, refund.id));
+          // Refused for good: FAILED with the reason, and the salon, the admins and the client told.
+          await failRefund(db, refund, { reason: errorCode, now });
+          await requestRelay(deps.jobs);
           return { outcome: "done", changed: 1 };
         }
         throw error; // retried by the job
@@ -469,18 +542,26 @@ export const HANDLERS: { [K in JobName]: Handler<unknown> } = {
       const { db, deps, now } = context;
       let changed = 0;
       for (const row of await unpublishedOutbox(db, 100)) {
-        const plan = await planForOutbox(db, row.topic, row.payload as Record<string, unknown>);
-        const budgeted = plan ? await budgetRows(deps, plan, rowsOf(plan, row.deduplicationId)) : null;
+        const plans = await plansForOutbox(db, row.topic, row.payload as Record<string, unknown>);
+        const budgeted: Budgeted[] = [];
         let sends: ToSend[] = [];
         try {
-          sends = await recordRelayed(db, row.id, budgeted?.rows ?? [], now);
+          for (const plan of plans) budgeted.push(await budgetRows(deps, plan, rowsOf(plan, row.deduplicationId)));
+          sends = await recordRelayed(db, row.id, budgeted.flatMap((b) => b.rows), now);
         } finally {
-          await budgeted?.settle(sends);
+          for (const b of budgeted) await b.settle(sends);
         }
+        const plan = plans[0];
         await publishSends(deps.jobs, sends);
-        // A refund recorded with the change is made even if its prompt request was lost.
-        const refundId = (row.payload as { refund_id?: unknown }).refund_id;
-        if (typeof refundId === "string") await requestRefund(deps.jobs, refundId);
+        // A refund recorded with the change (or retried) is made even if its prompt request was
+        // lost; the notice of a refused one asks for nothing.
+        const { refund_id: refundId, refund_sequence: sequence } = row.payload as {
+          refund_id?: unknown;
+          refund_sequence?: unknown;
+        };
+        if (typeof refundId === "string" && row.topic !== REFUND_FAILED_TOPIC) {
+          await requestRefund(deps.jobs, refundId, typeof sequence === "number" ? sequence : undefined);
+        }
         if (
           plan &&
           (row.topic === "booking.created" || row.topic === "booking.approve" || row.topic === "booking.reschedule")

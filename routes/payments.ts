@@ -34,7 +34,7 @@ import type { App, AppEnv } from "./app.ts";
 import { json, problem401, requireUser } from "./auth.ts";
 import { ApiError, bodyErrorResponses, errorResponses, notFound, problem403, problem409 } from "./errors.ts";
 import { idempotencyHeaders, idempotent } from "./idempotency.ts";
-import { requestRefund } from "../jobs/handlers.ts";
+import { requestRefund, requestRelay } from "../jobs/handlers.ts";
 import { idParam } from "./schemas.ts";
 
 const money = z.object({ amount: z.number().int(), currency: z.string() });
@@ -196,6 +196,8 @@ const refundEventObject = z.looseObject({
   payment_intent: providerId,
   amount: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
   status: z.string().max(40),
+  // Why a refund failed, when the provider says (Stripe: `failure_reason`); shown to the salon and admins.
+  failure_reason: z.string().max(100).nullish().catch(null),
   // Our own id when we made the refund; a value that is not one of ours is ignored, not trusted.
   metadata: z.looseObject({ refund_id: z.uuid().optional().catch(undefined) }).nullish().catch(null),
 });
@@ -319,7 +321,15 @@ async function handleRefundEvent(
       sequence: state.nextSequence,
     }).returning();
   }
-  await settleRefund(db, refund, { providerRefundId: object.id, status: refundStatusOf(object.status), now: now() });
+  const status = refundStatusOf(object.status);
+  await settleRefund(db, refund, {
+    providerRefundId: object.id,
+    status,
+    now: now(),
+    failureReason: object.failure_reason ?? object.status,
+  });
+  // A refused refund is told to the salon, the admins and the client now rather than at the next sweep.
+  if (status === "FAILED") await requestRelay(scope.services.jobs).catch(() => {});
   return "applied";
 }
 

@@ -288,6 +288,8 @@ const TABLE: Row[] = [
   },
   { method: "POST", path: "/api/v1/admin/payments/reconcile", expect: adminOnly(200) },
   { method: "GET", path: "/api/v1/admin/payments/reconciliation", expect: adminOnly(200) },
+  { method: "GET", path: "/api/v1/admin/refunds?status=FAILED", expect: adminOnly(200) },
+  { method: "POST", path: "/api/v1/admin/refunds/{target}/retry", expect: adminOnly(404) },
   // Stripe's webhook answers only to a valid Stripe-Signature, whoever calls.
   { method: "POST", path: "/webhooks/stripe", body: {}, expect: everyone(400) },
   { method: "POST", path: "/api/v1/auth/logout", expect: signedIn(204) },

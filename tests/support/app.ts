@@ -65,6 +65,7 @@ export async function makeTestApp(
     backoffScale: 0,
   });
   const payments = options.payments ?? new MockPaymentProvider({
+    db: database.db,
     emit: async (event) => {
       const payload = JSON.stringify(event);
       const signature = await stripeSignature(payload, TEST_STRIPE_WEBHOOK_SECRET, Math.floor(Date.now() / 1000));

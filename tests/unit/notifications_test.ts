@@ -307,6 +307,47 @@ Deno.test("notifications", async (t) => {
     assert.ok(system.body.includes("Sem reembolso."));
   });
 
+  await t.step("a cancellation says only what is known of its refund: requested, made or refused", () => {
+    const told = (refundStatus: BookingFacts["refundStatus"], locale: "en" | "pt-BR" = "en") =>
+      renderNotification("booking_cancelled", locale, bookingFacts({ refundStatus }));
+    assert.ok(told(undefined).body.includes("Refund requested: R$100.00."), told(undefined).body);
+    assert.ok(told("requested", "pt-BR").body.includes("Reembolso solicitado: R$ 100,00."));
+    assert.ok(told("made").body.includes("Refunded: R$100.00.") && told("made").sms.includes("Refunded R$100.00."));
+    const refused = told("failed");
+    assert.ok(refused.body.includes("Refund of R$100.00 not made: the payment provider refused it."), refused.body);
+    assert.ok(refused.sms.includes("Refund R$100.00 not made."), refused.sms);
+    assert.ok(!/requested|Refunded/.test(refused.body + refused.sms));
+    assert.ok(told("failed", "pt-BR").body.includes("Reembolso de R$ 100,00 não realizado"));
+  });
+
+  await t.step("a refused refund: the client hears it was not made, the salon's side why and what to do", () => {
+    const client = renderNotification("booking_refund_failed", "en", bookingFacts());
+    assert.equal(client.subject, "Refund not made: Corte feminino – Studio Bela");
+    assert.ok(client.body.includes("We could not make the R$100.00 refund for this booking"), client.body);
+    assert.ok(client.body.includes("Nothing has been given back yet."));
+    assert.ok(!/on its way|will reach/.test(client.body + client.sms));
+    assert.ok(client.sms.includes("was not made"), client.sms);
+    const pt = renderNotification("booking_refund_failed", "pt-BR", bookingFacts());
+    assert.ok(pt.body.includes("Não conseguimos fazer o reembolso de R$ 100,00"), pt.body);
+    const staff = renderNotification(
+      "refund_failed",
+      "en",
+      bookingFacts({ recipientName: "Owner", clientName: "Maria Silva", failureReason: "charge_not_refundable" }),
+    );
+    assert.ok(
+      staff.body.includes(
+        "refused the R$100.00 refund to Maria Silva for this booking (reason: charge_not_refundable)",
+      ),
+      staff.body,
+    );
+    assert.ok(staff.body.includes("An administrator can retry it"));
+    const staffPt = renderNotification("refund_failed", "pt-BR", bookingFacts({ clientName: "Maria Silva" }));
+    assert.ok(staffPt.body.includes("recusou o reembolso de R$ 100,00 para Maria Silva"), staffPt.body);
+    for (const template of ["booking_refund_failed", "refund_failed"] as const) {
+      assert.throws(() => renderNotification(template, "en", bookingFacts({ refund: undefined })), TypeError);
+    }
+  });
+
   await t.step("booking_created states the deposit and its deadline only when one is due", () => {
     const withDeposit = renderNotification("booking_created", "en", bookingFacts());
     assert.ok(withDeposit.body.includes("R$30.00 deposit by Tuesday, 2 June 2026, 10:00 (UTC−03:00)"));
@@ -368,7 +409,7 @@ Deno.test("notifications", async (t) => {
         "Valor: R$ 120,00",
         "",
         "Taxa de cancelamento: R$ 20,00.",
-        "Reembolso: R$ 100,00.",
+        "Reembolso solicitado: R$ 100,00.",
       ].join("\n"),
       sms: "Studio Bela: seu agendamento de Corte feminino com Ana Souza para qua 03/06 10:00 (UTC−03:00) foi " +
         "cancelado a seu pedido. Taxa R$ 20,00. Reembolso R$ 100,00.",
