@@ -90,8 +90,18 @@ if (!config.STRIPE_WEBHOOK_SECRET) {
 const stripeWebhookSecret = config.STRIPE_WEBHOOK_SECRET ?? `whsec_${newOpaqueToken()}`;
 // Stripe when configured; otherwise the mock, which delivers its events to this server's webhook
 // route signed as Stripe signs them.
+const stripeBase = config.STRIPE_API_BASE ? new URL(config.STRIPE_API_BASE) : undefined;
 const payments = config.STRIPE_SECRET_KEY
-  ? new StripeProvider({ secretKey: config.STRIPE_SECRET_KEY })
+  ? new StripeProvider({
+    secretKey: config.STRIPE_SECRET_KEY,
+    ...(stripeBase
+      ? {
+        host: stripeBase.hostname,
+        protocol: stripeBase.protocol === "http:" ? "http" as const : "https" as const,
+        ...(stripeBase.port ? { port: Number(stripeBase.port) } : {}),
+      }
+      : {}),
+  })
   : new MockPaymentProvider({
     db: database.db,
     emit: async (event) => {
