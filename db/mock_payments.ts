@@ -75,6 +75,9 @@ export async function chargeMockRefund(
     return { refund: (await findMockRefundByKey(db, refund.idempotencyKey))!, replayed: true };
   }
   if (rows.length === 1) return { refund, replayed: false };
+  // A concurrent call with the same key may have charged first, leaving too little for this one.
+  const raced = await findMockRefundByKey(db, refund.idempotencyKey);
+  if (raced) return { refund: raced, replayed: true };
   const intent = await findMockIntent(db, refund.paymentIntentId);
   return !intent || intent.status !== "succeeded" ? "not_refundable" : "too_large";
 }

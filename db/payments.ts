@@ -1,5 +1,5 @@
 /** Payment queries: the deposit row, webhook effects recorded with their event id, scoped reads. */
-import { desc, eq, inArray, or, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, or, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "./client.ts";
 import { isUniqueViolation } from "./errors.ts";
@@ -65,6 +65,16 @@ export function logPayment(
     latencyMs: entry.latencyMs ?? null,
     errorCode: entry.errorCode ?? null,
   });
+}
+
+/** True when a refund call for `refundId` was answered with the provider refund `providerObjectId`. */
+export async function refundCallAnswered(db: Db, refundId: string, providerObjectId: string): Promise<boolean> {
+  const rows = await db.select({ id: paymentLogs.id }).from(paymentLogs).where(and(
+    eq(paymentLogs.refundId, refundId),
+    eq(paymentLogs.kind, "refund"),
+    eq(paymentLogs.providerObjectId, providerObjectId),
+  )).limit(1);
+  return rows.length > 0;
 }
 
 /**

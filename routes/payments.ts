@@ -18,6 +18,7 @@ import {
   logPayment,
   onceForEvent,
   type PaymentRow,
+  refundCallAnswered,
 } from "../db/payments.ts";
 import { bookings, outbox, payments, refunds } from "../db/schema.ts";
 import {
@@ -307,9 +308,24 @@ async function handleRefundEvent(
   ]);
   if (!fresh) return "duplicate";
   // The event may arrive before the refund call has returned: our id in its metadata finds the record.
-  let refund = await findRefundByProviderId(db, object.id) ??
+  const byProviderId = await findRefundByProviderId(db, object.id);
+  let refund = byProviderId ??
     (object.metadata?.refund_id ? await findRefund(db, object.metadata.refund_id) : undefined);
   if (refund && refund.paymentId !== payment.id) refund = undefined;
+  // A refund retried after a refusal is a new attempt at the provider (a new provider refund):
+  // a late event about an earlier attempt's provider refund must not settle the current one.
+  if (
+    refund && !byProviderId &&
+    (refund.providerRefundId !== null
+      ? refund.providerRefundId !== object.id
+      : await refundCallAnswered(db, refund.id, object.id))
+  ) {
+    scope.services.logger.info("refund event for an earlier attempt: recorded, not applied", {
+      event_id: event.id,
+      refund_id: refund.id,
+    });
+    return "earlier_attempt";
+  }
   if (!refund) {
     const state = await refundState(db, payment.id);
     [refund] = await db.insert(refunds).values({

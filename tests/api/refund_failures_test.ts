@@ -264,22 +264,41 @@ Deno.test("refunds that fail, and the mock across restarts", async (t) => {
         failure_reason: "expired_or_canceled_card",
         metadata: { refund_id: refund.id },
       });
-      const payload = JSON.stringify(event);
-      const res = await testApp.app.request("/webhooks/stripe", {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "stripe-signature": await stripeSignature(payload, TEST_STRIPE_WEBHOOK_SECRET, Math.floor(Date.now() / 1000)),
-        },
-        body: payload,
-      });
-      assert.equal(res.status, 200);
+      const postEvent = async (body: unknown) => {
+        const payload = JSON.stringify(body);
+        const res = await testApp.app.request("/webhooks/stripe", {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            "stripe-signature": await stripeSignature(
+              payload,
+              TEST_STRIPE_WEBHOOK_SECRET,
+              Math.floor(Date.now() / 1000),
+            ),
+          },
+          body: payload,
+        });
+        return { status: res.status, body: await res.json() };
+      };
+      assert.equal((await postEvent(event)).status, 200);
       await deliverAll();
       const failed = await refundOf(paymentId);
       assert.deepEqual([failed.status, failed.failureReason], ["FAILED", "expired_or_canceled_card"]);
       const told = (await noticesOf(owner.id, "refund_failed")).filter((n) => n.bookingId === bookingId);
       assert.equal(told.length, 1);
       assert.match(told[0].body, /expired_or_canceled_card/);
+
+      // Retried and made; a late event about the first attempt's provider refund changes nothing.
+      testApp.deps.payments = original;
+      assert.equal((await send("POST", `/admin/refunds/${failed.id}/retry`, admin)).status, 202);
+      await deliverAll();
+      const made = await refundOf(paymentId);
+      assert.equal(made.status, "SUCCEEDED");
+      assert.notEqual(made.providerRefundId, failed.providerRefundId);
+      const late = await postEvent({ ...event, id: `${event.id}_late` });
+      assert.deepEqual([late.status, late.body.outcome], [200, "earlier_attempt"]);
+      assert.equal((await refundOf(paymentId)).status, "SUCCEEDED");
+      assert.equal((await paymentRow(paymentId)).refundedAmount, 5000);
     });
   } finally {
     testApp.deps.payments = original;
