@@ -94,6 +94,8 @@ const stripeBase = config.STRIPE_API_BASE ? new URL(config.STRIPE_API_BASE) : un
 const payments = config.STRIPE_SECRET_KEY
   ? new StripeProvider({
     secretKey: config.STRIPE_SECRET_KEY,
+    timeoutMs: config.PAYMENT_TIMEOUT_MS,
+    maxNetworkRetries: config.PAYMENT_MAX_NETWORK_RETRIES,
     ...(stripeBase
       ? {
         host: stripeBase.hostname,

@@ -5,6 +5,23 @@
  */
 import { z } from "zod";
 
+// The Stripe SDK's pause before retry n: 0.5 s doubling, capped at 5 s (jitter stays under it).
+const SDK_INITIAL_RETRY_DELAY_MS = 500;
+const SDK_MAX_RETRY_DELAY_MS = 5000;
+
+/**
+ * The longest one provider call can take with these settings (adapters/payments_stripe.ts): every attempt timing out plus the
+ * SDK's pauses between them. It has to stay under the Idempotency-Key lease, or a retry of the
+ * client's request could take the claim over while the first still waits for Stripe.
+ */
+export function paymentCallBudgetMs(timeoutMs: number, maxNetworkRetries: number): number {
+  let total = timeoutMs * (maxNetworkRetries + 1);
+  for (let retry = 1; retry <= maxNetworkRetries; retry++) {
+    total += Math.min(SDK_INITIAL_RETRY_DELAY_MS * 2 ** (retry - 1), SDK_MAX_RETRY_DELAY_MS);
+  }
+  return total;
+}
+
 const optionalUrl = z.url().optional();
 const flag = z.enum(["1", "0", "true", "false"]).transform((value) => value === "1" || value === "true");
 const csv = z.string().transform((value) => value.split(",").map((item) => item.trim()).filter(Boolean));
@@ -91,6 +108,13 @@ const baseSchema = z.object({
    * request's work can no longer commit. Longer than the slowest request should take.
    */
   IDEMPOTENCY_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  /**
+   * How long one call to the payment provider may wait for its answer, and how many times the SDK
+   * retries a call that failed or timed out: together they bound a deposit or refund call, and
+   * that bound must stay under IDEMPOTENCY_LEASE_SECONDS (checked at start-up).
+   */
+  PAYMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(8000),
+  PAYMENT_MAX_NETWORK_RETRIES: z.coerce.number().int().min(0).max(5).default(2),
   /** Embedded dispatcher: how often it looks for due jobs, and attempts before the dead letter. */
   JOBS_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
   JOBS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
@@ -128,6 +152,15 @@ export const configSchema = baseSchema.superRefine((config, ctx) => {
         message: `must be set together with the other ${channel}_HTTP_* variable`,
       });
     }
+  }
+  const paymentBudget = paymentCallBudgetMs(config.PAYMENT_TIMEOUT_MS, config.PAYMENT_MAX_NETWORK_RETRIES);
+  if (paymentBudget >= config.IDEMPOTENCY_LEASE_SECONDS * 1000) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["PAYMENT_TIMEOUT_MS"],
+      message: `with PAYMENT_MAX_NETWORK_RETRIES a payment call can take ${paymentBudget} ms, ` +
+        `not under IDEMPOTENCY_LEASE_SECONDS (${config.IDEMPOTENCY_LEASE_SECONDS} s)`,
+    });
   }
   if (config.STRIPE_SECRET_KEY && !config.STRIPE_WEBHOOK_SECRET) {
     ctx.addIssue({

@@ -24,9 +24,17 @@ export interface StripeProviderOptions {
   protocol?: "http" | "https";
   /** Retries the SDK makes itself (connection errors, 409, 5xx, and what `Stripe-Should-Retry` allows). */
   maxNetworkRetries?: number;
+  /**
+   * How long one attempt may wait for Stripe's answer (the SDK's own default is 80 s); a timed-out
+   * attempt counts as a connection error and is retried with the same idempotency key.
+   */
+  timeoutMs?: number;
   /** Page size for reconciliation lists; Stripe caps it at 100. */
   listPageSize?: number;
 }
+
+const DEFAULT_TIMEOUT_MS = 8000;
+const DEFAULT_MAX_NETWORK_RETRIES = 2;
 
 const REFUND_REASONS = new Set(["duplicate", "fraudulent", "requested_by_customer"]);
 
@@ -50,7 +58,8 @@ export class StripeProvider implements PaymentProvider {
     this.#stripe = new Stripe(options.secretKey, {
       // Deno has no Node http agent worth relying on; fetch is the portable transport.
       httpClient: Stripe.createFetchHttpClient(),
-      maxNetworkRetries: options.maxNetworkRetries ?? 2,
+      maxNetworkRetries: options.maxNetworkRetries ?? DEFAULT_MAX_NETWORK_RETRIES,
+      timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       telemetry: false,
       ...(options.host !== undefined ? { host: options.host } : {}),
       ...(options.port !== undefined ? { port: options.port } : {}),
