@@ -814,3 +814,37 @@ function renderAccount(template: TemplateName, locale: Locale, facts: AccountFac
       throw new TypeError(`${template} is not an account template`);
   }
 }
+
+/** The in-app alert to admins when a job reaches the dead letter; apart from TEMPLATES, whose facts are about a booking or an account. */
+export const JOB_DEAD_TEMPLATE = "job_dead";
+
+/** What an admin needs to decide on a dead job: which one, how often it was tried, and the last error recorded. */
+export interface JobDeadFacts {
+  recipientName: string;
+  jobId: string;
+  jobName: string;
+  attempts: number;
+  lastError: string;
+}
+
+/** The dead-letter alert (in-app only, so `sms` is the subject line). */
+export function renderJobDead(locale: Locale, facts: JobDeadFacts): Rendered {
+  const pt = locale === "pt-BR";
+  const name = oneLine(facts.jobName);
+  // The error is one line and bounded: it comes from a handler and must not swamp the inbox.
+  const error = oneLine(facts.lastError).slice(0, 300);
+  const subject = pt ? `Tarefa ${name} na fila de falhas` : `Job ${name} moved to the dead letter`;
+  const body = [
+    pt ? `Olá, ${oneLine(facts.recipientName)}!` : `Hi ${oneLine(facts.recipientName)},`,
+    "",
+    pt
+      ? `A tarefa ${name} (${facts.jobId}) falhou ${facts.attempts} vezes e não será tentada de novo.`
+      : `Job ${name} (${facts.jobId}) failed ${facts.attempts} times and will not be tried again.`,
+    pt ? `Último erro: ${error}` : `Last error: ${error}`,
+    "",
+    pt
+      ? `Corrija a causa e reenvie em POST /api/v1/admin/jobs/${facts.jobId}/redrive.`
+      : `Fix the cause, then re-drive it with POST /api/v1/admin/jobs/${facts.jobId}/redrive.`,
+  ].join("\n");
+  return { subject, body, sms: subject.slice(0, SMS_MAX_LENGTH) };
+}

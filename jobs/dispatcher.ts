@@ -7,8 +7,10 @@
  */
 import { Client } from "@upstash/qstash";
 import { and, eq, sql } from "drizzle-orm";
+import type { AuditContext } from "../db/audit.ts";
 import type { Db } from "../db/client.ts";
-import { jobs } from "../db/schema.ts";
+import { jobs, notifications, users } from "../db/schema.ts";
+import { chooseLocale, JOB_DEAD_TEMPLATE, renderJobDead } from "../domain/notifications.ts";
 import { type SigningKeys, signLikeQStash } from "./signature.ts";
 
 export const JOB_NAMES = [
@@ -152,7 +154,7 @@ export class EmbeddedDispatcher implements JobPublisher {
             body,
           }),
         );
-        if (!res.ok) failure = `HTTP ${res.status}: ${(await res.text()).slice(0, 300)}`;
+        if (!res.ok) failure = failureOf(res.status, await res.text());
         else await res.body?.cancel();
       } catch (error) {
         failure = String(error).slice(0, 300);
@@ -161,7 +163,7 @@ export class EmbeddedDispatcher implements JobPublisher {
         await db.update(jobs).set({ status: "DELIVERED", updatedAt: now() }).where(eq(jobs.id, job.id));
         report.delivered++;
       } else if (job.attempts >= maxAttempts) {
-        await db.update(jobs).set({ status: "DEAD", lastError: failure, updatedAt: now() }).where(eq(jobs.id, job.id));
+        await this.#bury(job, failure);
         this.#options.onError?.("job moved to the dead letter", { job_id: job.id, name: job.name, error: failure });
         report.dead++;
       } else {
@@ -175,6 +177,54 @@ export class EmbeddedDispatcher implements JobPublisher {
       }
     }
     return report;
+  }
+
+  /**
+   * Moves a job to the dead letter and, in the same batch, tells every active admin in-app (a dead
+   * job is otherwise silent) and gives up its notification when it was a send that never started,
+   * so the message reads FAILED rather than PENDING forever.
+   */
+  async #bury(job: typeof jobs.$inferSelect, failure: string): Promise<void> {
+    const { db, now } = this.#options;
+    const at = now();
+    const admins = await db.select({ id: users.id, fullName: users.fullName, locale: users.locale }).from(users)
+      .where(and(eq(users.role, "ADMIN"), eq(users.active, true)));
+    const notificationId = job.name === "send-notification"
+      ? (job.payload as { notification_id?: unknown }).notification_id
+      : undefined;
+    await db.batch([
+      db.update(jobs).set({ status: "DEAD", lastError: failure, updatedAt: at }).where(eq(jobs.id, job.id)),
+      ...(admins.length > 0
+        ? [
+          db.insert(notifications).values(admins.map((admin) => {
+            const locale = chooseLocale(admin.locale, null);
+            const rendered = renderJobDead(locale, {
+              recipientName: admin.fullName,
+              jobId: job.id,
+              jobName: job.name,
+              attempts: job.attempts,
+              lastError: failure,
+            });
+            return {
+              userId: admin.id,
+              channel: "IN_APP" as const,
+              template: JOB_DEAD_TEMPLATE,
+              locale,
+              subject: rendered.subject,
+              body: rendered.body,
+              // One alert per death: a re-driven job that dies again alerts again.
+              dedupeKey: `job.dead:${job.id}:${at.getTime()}:${admin.id}`,
+            };
+          })).onConflictDoNothing(),
+        ]
+        : []),
+      ...(typeof notificationId === "string"
+        ? [
+          db.update(notifications).set({ status: "FAILED", lastError: `delivery job dead: ${failure}`.slice(0, 500) })
+            .where(and(eq(notifications.id, notificationId), eq(notifications.status, "PENDING"))),
+        ]
+        : []),
+    ]);
   }
 
   /** Polls for due jobs and schedules every `pollMs`; one round at a time. */
@@ -195,17 +245,46 @@ export class EmbeddedDispatcher implements JobPublisher {
   }
 }
 
-/** Puts a dead job back in the queue with fresh attempts; false when there is no such dead job. */
-export async function redrive(db: Db, id: string, now: Date): Promise<boolean> {
-  const rows = await db.update(jobs).set({
-    status: "PENDING",
-    attempts: 0,
-    notBefore: now,
-    lastError: null,
-    updatedAt: now,
-  })
-    .where(and(eq(jobs.id, id), eq(jobs.status, "DEAD"))).returning({ id: jobs.id });
-  return rows.length === 1;
+/**
+ * The failure recorded as `last_error`: the job route names the handler's error in `job_error`, which
+ * says more than the generic problem text; other answers (a proxy's page) keep their start.
+ */
+export function failureOf(status: number, text: string): string {
+  try {
+    const parsed = JSON.parse(text) as { job_error?: unknown };
+    if (typeof parsed?.job_error === "string") return `HTTP ${status}: ${parsed.job_error}`.slice(0, 500);
+  } catch {
+    // Not JSON: fall through to the raw text.
+  }
+  return `HTTP ${status}: ${text.slice(0, 300)}`;
+}
+
+/**
+ * Puts a dead job back in the queue with fresh attempts and audits who did it, with the attempts and
+ * error it had, in one statement (so the audit exists exactly when the job was re-driven); false
+ * when there is no such dead job.
+ */
+export async function redrive(
+  db: Db,
+  id: string,
+  now: Date,
+  by: { actorId: string; context: AuditContext },
+): Promise<boolean> {
+  const at = now.toISOString();
+  const result = await db.execute(sql`
+    WITH prev AS (
+      SELECT id, name, attempts, last_error FROM ${jobs} WHERE id = ${id} AND status = 'DEAD' FOR UPDATE
+    ), moved AS (
+      UPDATE ${jobs} SET status = 'PENDING', attempts = 0, not_before = ${at}, last_error = NULL, updated_at = ${at}
+      FROM prev WHERE ${jobs}.id = prev.id RETURNING ${jobs}.id
+    )
+    INSERT INTO audit_events (actor_id, action, entity_type, entity_id, from_state, to_state, ip, request_id, data)
+    SELECT ${by.actorId}, 'job.redrive', 'job', prev.id, 'DEAD', 'PENDING', ${by.context.ip}, ${by.context.requestId},
+      jsonb_build_object('user_agent', ${by.context.userAgent}::text, 'name', prev.name,
+        'previous_attempts', prev.attempts, 'last_error', prev.last_error)
+    FROM prev JOIN moved ON moved.id = prev.id
+    RETURNING id`);
+  return (result as unknown as { rows: unknown[] }).rows.length === 1;
 }
 
 /** Publishes through QStash to this API's `/jobs/{name}` routes. */

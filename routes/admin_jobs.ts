@@ -4,7 +4,7 @@ import { desc, eq } from "drizzle-orm";
 import { jobs } from "../db/schema.ts";
 import { redrive } from "../jobs/dispatcher.ts";
 import type { App } from "./app.ts";
-import { json, problem401, requireUser } from "./auth.ts";
+import { auditContext, json, problem401, requireUser } from "./auth.ts";
 import { errorResponses, notFound, problem403 } from "./errors.ts";
 import { requirePermission } from "./ownership.ts";
 
@@ -80,9 +80,13 @@ export function registerAdminJobs(app: App): void {
   });
 
   app.openapi(redriveRoute, async (c) => {
-    requirePermission(c, "jobs:manage");
+    const auth = requirePermission(c, "jobs:manage");
     const { id } = c.req.valid("param");
-    if (!(await redrive(c.var.services.database.db, id, c.var.services.now()))) throw notFound("dead job");
+    const redriven = await redrive(c.var.services.database.db, id, c.var.services.now(), {
+      actorId: auth.userId,
+      context: auditContext(c),
+    });
+    if (!redriven) throw notFound("dead job");
     return c.body(null, 202);
   });
 }

@@ -12,7 +12,8 @@ import { HANDLERS } from "../jobs/handlers.ts";
 import { signatureDigest, verifyCallback } from "../jobs/signature.ts";
 import type { App, AppEnv } from "./app.ts";
 import { json } from "./auth.ts";
-import { ApiError, errorResponses } from "./errors.ts";
+import { isDatabaseUnavailable } from "../db/errors.ts";
+import { ApiError, errorResponses, problemBody, problemSchema } from "./errors.ts";
 
 const resultSchema = z.object({
   outcome: z.enum(["done", "noop", "duplicate"]),
@@ -31,6 +32,11 @@ const callback = createRoute({
     200: { description: "Acknowledged: done, nothing to do, or already done", ...json(resultSchema) },
     401: { description: "Missing or invalid signature", content: errorResponses[400].content },
     ...errorResponses,
+    500: {
+      description:
+        "The job failed and is to be retried; `job_error` names the handler's error (bounded, URLs' credentials masked)",
+      content: { "application/problem+json": { schema: problemSchema.extend({ job_error: z.string().optional() }) } },
+    },
   },
 });
 
@@ -67,14 +73,29 @@ export function registerJobs(app: App): void {
       c.var.services.logger.warn("job payload rejected", { job: name });
       return c.json({ outcome: "noop" as const, changed: 0 }, 200);
     }
-    const result = await handler.run({
-      deps: c.var.services,
-      db: database.db,
-      now: clock(),
-      requestId: c.var.requestId,
-      messageId: c.req.header("upstash-message-id") ?? crypto.randomUUID(),
-      signatureId,
-    }, parsed.data);
-    return c.json(result, 200);
+    try {
+      const result = await handler.run({
+        deps: c.var.services,
+        db: database.db,
+        now: clock(),
+        requestId: c.var.requestId,
+        messageId: c.req.header("upstash-message-id") ?? crypto.randomUUID(),
+        signatureId,
+      }, parsed.data);
+      return c.json(result, 200);
+    } catch (error) {
+      if (error instanceof ApiError || isDatabaseUnavailable(error)) throw error;
+      // Only signed callers (the dispatcher, QStash) read this: the handler's error, so the dead
+      // letter says what failed; credentials in URLs are masked and the text is bounded.
+      const jobError = `${error instanceof Error ? error.name : "Error"}: ${
+        error instanceof Error ? error.message : String(error)
+      }`.replace(/\/\/[^/\s:@]+:[^/\s@]+@/g, "//***@").replace(/\s+/g, " ").slice(0, 300);
+      c.var.services.logger.error("job failed", { job: name, request_id: c.var.requestId, error: jobError });
+      const problem = {
+        ...problemBody("internal", "The job failed: it will be retried", c.var.requestId),
+        job_error: jobError,
+      };
+      return c.json(problem, 500, { "content-type": "application/problem+json" });
+    }
   });
 }

@@ -4,8 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { and, eq } from "drizzle-orm";
-import { auditEvents, bookings, jobs, outbox } from "../../db/schema.ts";
+import { auditEvents, bookings, jobs, notifications, outbox } from "../../db/schema.ts";
 import { EmbeddedDispatcher } from "../../jobs/dispatcher.ts";
+import { HANDLERS } from "../../jobs/handlers.ts";
 import { signLikeQStash } from "../../jobs/signature.ts";
 import { apiClient } from "../support/api.ts";
 import { makeTestApp, TEST_SIGNING_KEYS, type TestApp } from "../support/app.ts";
@@ -268,6 +269,92 @@ Deno.test("jobs", async (t) => {
       const [again] = await db.select().from(jobs).where(eq(jobs.id, dead.id));
       assert.deepEqual([again.status, again.attempts], ["PENDING", 0]);
     });
+
+    await t.step(
+      "dead letter: the handler's error is recorded, admins are told in-app, its send is FAILED, redrive is audited",
+      async () => {
+        while ((await testApp.dispatcher.runDue()).delivered > 0) { /* drain */ }
+        const admin = await makeUser(testApp, "ADMIN");
+        const original = HANDLERS["reconcile-payments"].run;
+        HANDLERS["reconcile-payments"].run = () =>
+          Promise.reject(new TypeError("provider said no to postgres://app:s3cret@db.internal/main"));
+        try {
+          const direct = await deliver(testApp, "reconcile-payments", {});
+          assert.equal(direct.status, 500);
+          assert.match(direct.body.job_error, /^TypeError: provider said no/);
+          assert.doesNotMatch(direct.body.job_error, /s3cret/);
+          const viaHttp = new EmbeddedDispatcher({
+            db,
+            baseUrl: "http://localhost",
+            keys: TEST_SIGNING_KEYS,
+            now: () => clock,
+            deliver: (request) => Promise.resolve(testApp.app.request(request)),
+            maxAttempts: 1,
+            backoffScale: 0,
+          });
+          await viaHttp.publish({ name: "reconcile-payments", payload: {}, deduplicationId: "reconcile-fails" });
+          assert.deepEqual(await viaHttp.runDue(), { delivered: 0, retried: 0, dead: 1 });
+          const [dead] = await db.select().from(jobs).where(eq(jobs.deduplicationId, "reconcile-fails"));
+          assert.equal(dead.status, "DEAD");
+          assert.match(dead.lastError ?? "", /^HTTP 500: TypeError: provider said no/);
+          const alerts = await db.select().from(notifications).where(
+            and(eq(notifications.userId, admin.id), eq(notifications.template, "job_dead")),
+          );
+          assert.equal(alerts.length, 1);
+          assert.equal(alerts[0].channel, "IN_APP");
+          assert.match(alerts[0].body, /reconcile-payments/);
+          assert.match(alerts[0].body, /provider said no/);
+          const inbox = await send("GET", "/notifications", admin);
+          assert.ok(inbox.body.data.some((n: { id: string }) => n.id === alerts[0].id), JSON.stringify(inbox.body));
+
+          assert.equal((await send("POST", `/admin/jobs/${dead.id}/redrive`, admin)).status, 202);
+          const audits = await db.select().from(auditEvents).where(
+            and(eq(auditEvents.entityId, dead.id), eq(auditEvents.action, "job.redrive")),
+          );
+          assert.equal(audits.length, 1);
+          assert.equal(audits[0].actorId, admin.id);
+          assert.deepEqual([audits[0].fromState, audits[0].toState], ["DEAD", "PENDING"]);
+          const data = audits[0].data as Record<string, unknown>;
+          assert.equal(data.previous_attempts, 1);
+          assert.equal(data.name, "reconcile-payments");
+          assert.match(String(data.last_error), /provider said no/);
+          // Refused (404) re-drives write nothing.
+          assert.equal((await send("POST", `/admin/jobs/${dead.id}/redrive`, admin)).status, 404);
+          assert.equal(
+            (await db.select().from(auditEvents).where(eq(auditEvents.entityId, dead.id))).length,
+            1,
+          );
+          await db.delete(jobs).where(eq(jobs.id, dead.id));
+        } finally {
+          HANDLERS["reconcile-payments"].run = original;
+        }
+
+        // A send whose job dies before it ever started is FAILED, not PENDING forever.
+        const [message] = await db.insert(notifications).values({
+          userId: client.id,
+          channel: "EMAIL",
+          template: "booking_confirmed",
+          locale: "en",
+          subject: "s",
+          body: "b",
+          dedupeKey: "dead-send-test",
+        }).returning();
+        const down = new EmbeddedDispatcher({
+          db,
+          baseUrl: "http://localhost",
+          keys: TEST_SIGNING_KEYS,
+          now: () => clock,
+          deliver: () => Promise.resolve(new Response("down", { status: 503 })),
+          maxAttempts: 1,
+          backoffScale: 0,
+        });
+        await down.publish({ name: "send-notification", payload: { notification_id: message.id } });
+        assert.equal((await down.runDue()).dead, 1);
+        const [failed] = await db.select().from(notifications).where(eq(notifications.id, message.id));
+        assert.equal(failed.status, "FAILED");
+        assert.match(failed.lastError ?? "", /delivery job dead: HTTP 503/);
+      },
+    );
   } finally {
     await testApp.close();
   }
