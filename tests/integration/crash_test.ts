@@ -107,6 +107,9 @@ Deno.test("a server killed mid-request: after a restart the retry with the same 
     STRIPE_WEBHOOK_SECRET: "whsec_crash_test_0123456789",
     STRIPE_API_BASE: `http://127.0.0.1:${(gate.addr as Deno.NetAddr).port}`,
     IDEMPOTENCY_LEASE_SECONDS: String(LEASE_SECONDS),
+    // A provider call must fit in the short lease (2.5 s); the held call is killed before its deadline.
+    PAYMENT_TIMEOUT_MS: "1000",
+    PAYMENT_MAX_NETWORK_RETRIES: "1",
     RATE_LIMIT_API_PER_MINUTE: "100000",
   };
   const send: Send = async (method, path, user, body) => {

@@ -85,11 +85,17 @@ Deno.test("a payment provider that swallows traffic: the deposit booking answers
 
 Deno.test("payment timeouts and retries that could outlast the Idempotency-Key lease are refused at start-up", async () => {
   const { loadConfig, ConfigError } = await import("../../adapters/config.ts");
+  const stripe = { STRIPE_SECRET_KEY: "sk_test_x", STRIPE_WEBHOOK_SECRET: "whsec_x" };
   assert.equal(loadConfig({}).PAYMENT_TIMEOUT_MS, 8000);
   assert.ok(paymentCallBudgetMs(8000, 2) < 30_000);
   assert.throws(
-    () => loadConfig({ PAYMENT_TIMEOUT_MS: "10000", PAYMENT_MAX_NETWORK_RETRIES: "2" }),
+    () => loadConfig({ ...stripe, PAYMENT_TIMEOUT_MS: "10000", PAYMENT_MAX_NETWORK_RETRIES: "2" }),
     (error) => error instanceof ConfigError && /PAYMENT_TIMEOUT_MS/.test(error.message),
   );
-  assert.equal(loadConfig({ PAYMENT_TIMEOUT_MS: "10000", PAYMENT_MAX_NETWORK_RETRIES: "1" }).PAYMENT_TIMEOUT_MS, 10000);
+  assert.equal(
+    loadConfig({ ...stripe, PAYMENT_TIMEOUT_MS: "10000", PAYMENT_MAX_NETWORK_RETRIES: "1" }).PAYMENT_TIMEOUT_MS,
+    10000,
+  );
+  // The mock provider answers in-process: a short lease (as tests use) needs no payment settings.
+  assert.equal(loadConfig({ IDEMPOTENCY_LEASE_SECONDS: "2" }).IDEMPOTENCY_LEASE_SECONDS, 2);
 });
