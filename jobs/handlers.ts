@@ -28,7 +28,7 @@ import {
   toSend,
   unpublishedOutbox,
 } from "../db/notifications.ts";
-import { notifications, payments, processedMessages } from "../db/schema.ts";
+import { bookings, notifications, payments, processedMessages } from "../db/schema.ts";
 import { failRefund, findRefund, REFUND_FAILED_TOPIC, refundStatusOf, settleRefund } from "../db/refunds.ts";
 import { logPayment } from "../db/payments.ts";
 import { PaymentProviderError } from "../adapters/payments.ts";
@@ -46,6 +46,7 @@ import { reconcilePayments } from "./reconcile.ts";
 import { reminderTimes } from "../domain/bookings.ts";
 import { PHONE_CODE, PHONE_CODE_TOPIC, suppressionReason } from "../domain/message_limits.ts";
 import { purgeExpired } from "../db/retention.ts";
+import { type RelayDecision, relayDecision } from "../domain/outbox_relevance.ts";
 
 export interface JobContext {
   deps: AppDeps;
@@ -333,6 +334,25 @@ async function refundStatusFor(db: Db, refundId: unknown): Promise<BookingFacts[
   return refund?.status === "SUCCEEDED" ? "made" : refund?.status === "FAILED" ? "failed" : "requested";
 }
 
+/** Whether the row is still news (see domain/outbox_relevance.ts), read with its booking's start and status. */
+async function relevance(
+  db: Db,
+  row: { topic: string; payload: unknown; createdAt: Date },
+  now: Date,
+): Promise<RelayDecision> {
+  const bookingId = (row.payload as { booking_id?: unknown }).booking_id;
+  const [booking] = typeof bookingId === "string"
+    ? await db.select({ startsAt: bookings.startsAt, status: bookings.status }).from(bookings)
+      .where(eq(bookings.id, bookingId))
+    : [];
+  return relayDecision({
+    topic: row.topic,
+    createdAt: row.createdAt.getTime(),
+    now: now.getTime(),
+    booking: booking ? { startsAt: booking.startsAt.getTime(), status: booking.status } : null,
+  });
+}
+
 async function plansForOutbox(db: Db, topic: string, payload: Record<string, unknown>): Promise<Plan[]> {
   if (topic === REFUND_FAILED_TOPIC) return await refundFailedPlans(db, payload);
   const plan = await planForOutbox(db, topic, payload);
@@ -543,10 +563,17 @@ export const HANDLERS: { [K in JobName]: Handler<unknown> } = {
       let changed = 0;
       for (const row of await unpublishedOutbox(db, 100)) {
         const plans = await plansForOutbox(db, row.topic, row.payload as Record<string, unknown>);
+        const decision = await relevance(db, row, now);
+        if (!decision.send) {
+          // Marked relayed with no messages; the refund and reminders below still follow from the row.
+          deps.logger.info("outbox row dropped", { outbox_id: row.id, topic: row.topic, reason: decision.reason });
+        }
         const budgeted: Budgeted[] = [];
         let sends: ToSend[] = [];
         try {
-          for (const plan of plans) budgeted.push(await budgetRows(deps, plan, rowsOf(plan, row.deduplicationId)));
+          for (const plan of decision.send ? plans : []) {
+            budgeted.push(await budgetRows(deps, plan, rowsOf(plan, row.deduplicationId)));
+          }
           sends = await recordRelayed(db, row.id, budgeted.flatMap((b) => b.rows), now);
         } finally {
           for (const b of budgeted) await b.settle(sends);

@@ -355,6 +355,37 @@ Deno.test("jobs", async (t) => {
         assert.match(failed.lastError ?? "", /delivery job dead: HTTP 503/);
       },
     );
+
+    await t.step("the relay drops an old notice about a past booking (no email) and sends a fresh one", async () => {
+      const past = await insertBooking({
+        startsAt: new Date(NOW.getTime() - 9 * 24 * 60 * MINUTE),
+        status: "CANCELLED",
+      });
+      const coming = await insertBooking({ startsAt: new Date(NOW.getTime() + 3 * 24 * 60 * MINUTE) });
+      await db.insert(outbox).values([
+        {
+          topic: "booking.cancel",
+          payload: { booking_id: past.id, by: "CLIENT", fee: 0, refund: 0 },
+          deduplicationId: `booking.cancel:${past.id}`,
+          createdAt: new Date(NOW.getTime() - 10 * 24 * 60 * MINUTE),
+          availableAt: new Date(NOW.getTime() - 10 * 24 * 60 * MINUTE),
+        },
+        {
+          topic: "booking.approve",
+          payload: { booking_id: coming.id },
+          deduplicationId: `booking.approve:${coming.id}`,
+          createdAt: new Date(NOW.getTime() - 5 * MINUTE),
+          availableAt: new Date(NOW.getTime() - 5 * MINUTE),
+        },
+      ]);
+      const relayed = await deliver(testApp, "relay-outbox", {});
+      assert.equal(relayed.status, 200, JSON.stringify(relayed.body));
+      const rows = await db.select().from(outbox).where(eq(outbox.deduplicationId, `booking.cancel:${past.id}`));
+      assert.ok(rows[0].publishedAt, "the dropped row is marked relayed");
+      assert.deepEqual(await db.select().from(notifications).where(eq(notifications.bookingId, past.id)), []);
+      const sent = await db.select().from(notifications).where(eq(notifications.bookingId, coming.id));
+      assert.deepEqual(sent.map((n) => n.channel).sort(), ["EMAIL", "IN_APP"]);
+    });
   } finally {
     await testApp.close();
   }
