@@ -2,7 +2,7 @@
  * Composition root: read configuration, build the adapters the environment names (embedded
  * defaults where it names none), build the app and serve it.
  */
-import { ConfigError, loadConfig } from "./adapters/config.ts";
+import { ConfigError, databaseDeadlines, loadConfig } from "./adapters/config.ts";
 import { createLogger } from "./adapters/logger.ts";
 import { DevMailbox, HttpSender, LogSender } from "./adapters/messaging.ts";
 import { MockPaymentProvider, stripeSignature } from "./adapters/payments_mock.ts";
@@ -27,7 +27,11 @@ try {
 
 const logger = createLogger(config.LOG_LEVEL);
 if (!config.DATABASE_URL) await Deno.mkdir(config.DATA_DIR, { recursive: true });
-const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
+const database = await openDatabase({
+  url: config.DATABASE_URL,
+  dataDir: config.DATA_DIR,
+  deadlines: databaseDeadlines(config),
+});
 const applied = await migrate(database.sql);
 if (applied.length > 0) logger.info("migrations applied", { migrations: applied });
 if (config.ADMIN_BOOTSTRAP_EMAIL) {

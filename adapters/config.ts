@@ -37,6 +37,14 @@ const baseSchema = z.object({
   DEV_MODE: flag.default(false),
   /** Postgres or Neon URL; unset: embedded PGlite. */
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\/.+/, "must be a postgres:// or postgresql:// URL").optional(),
+  /**
+   * Deadlines of the database (PostgreSQL over TCP; Neon over HTTP gets connect plus statement per
+   * request): opening a connection or waiting for a pooled one, one statement, and waiting for a
+   * lock another session holds. An expired one answers 503 with Retry-After, the batch rolled back.
+   */
+  DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(3000),
+  DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+  DATABASE_LOCK_TIMEOUT_MS: z.coerce.number().int().min(50).max(600_000).default(2000),
   /** Where the embedded database keeps its files. */
   DATA_DIR: z.string().min(1).default(".data/pglite"),
   /** Where the embedded store (Deno KV) keeps its data when no Upstash Redis is configured. */
@@ -153,6 +161,14 @@ export const configSchema = baseSchema.superRefine((config, ctx) => {
       });
     }
   }
+  if (config.DATABASE_LOCK_TIMEOUT_MS >= config.DATABASE_STATEMENT_TIMEOUT_MS) {
+    // Otherwise a lock wait ends as a statement timeout, and the two causes can no longer be told apart.
+    ctx.addIssue({
+      code: "custom",
+      path: ["DATABASE_LOCK_TIMEOUT_MS"],
+      message: "must be shorter than DATABASE_STATEMENT_TIMEOUT_MS",
+    });
+  }
   // Only Stripe is called over the network; the mock answers in-process.
   const paymentBudget = paymentCallBudgetMs(config.PAYMENT_TIMEOUT_MS, config.PAYMENT_MAX_NETWORK_RETRIES);
   if (config.STRIPE_SECRET_KEY && paymentBudget >= config.IDEMPOTENCY_LEASE_SECONDS * 1000) {
@@ -187,6 +203,15 @@ export const configSchema = baseSchema.superRefine((config, ctx) => {
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+/** The database deadlines a configuration names, as `openDatabase` takes them. */
+export function databaseDeadlines(config: Config): { connectMs: number; statementMs: number; lockMs: number } {
+  return {
+    connectMs: config.DATABASE_CONNECT_TIMEOUT_MS,
+    statementMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+    lockMs: config.DATABASE_LOCK_TIMEOUT_MS,
+  };
+}
 
 const toolSchema = baseSchema;
 

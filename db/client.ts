@@ -10,6 +10,8 @@ import { PGlite } from "@electric-sql/pglite";
 import { btree_gist } from "@electric-sql/pglite/contrib/btree_gist";
 import * as schema from "./schema.ts";
 import {
+  type DatabaseDeadlines,
+  DEFAULT_DATABASE_DEADLINES,
   endpointKey,
   isLocalConnectionString,
   localNeonFetch,
@@ -17,6 +19,7 @@ import {
   PgliteBackend,
   PostgresBackend,
   registerLocalEndpoint,
+  setRemoteDeadline,
   type SqlBackend,
   unregisterLocalEndpoint,
 } from "./local_neon.ts";
@@ -42,7 +45,14 @@ export interface OpenDatabaseOptions {
   url?: string;
   /** PGlite data directory; unset means in memory. */
   dataDir?: string;
+  /**
+   * Connect, statement and lock deadlines for a PostgreSQL server; Neon over HTTP gets one deadline
+   * per request (connect plus statement). PGlite runs in-process and has nobody to wait for.
+   */
+  deadlines?: DatabaseDeadlines;
 }
+
+export type { DatabaseDeadlines };
 
 let embeddedCount = 0;
 
@@ -51,6 +61,7 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
   let connectionString: string;
   let backend: SqlBackend | undefined;
   let location: string;
+  const deadlines = options.deadlines ?? DEFAULT_DATABASE_DEADLINES;
   if (!options.url) {
     const pglite = await PGlite.create({
       dataDir: options.dataDir,
@@ -64,10 +75,11 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
     connectionString = options.url;
     const url = new URL(options.url);
     location = `${url.hostname}:${url.port || 5432}${url.pathname}`;
-    if (isLocalConnectionString(options.url)) backend = new PostgresBackend(options.url);
+    if (isLocalConnectionString(options.url)) backend = new PostgresBackend(options.url, { deadlines });
   }
   const key = endpointKey(connectionString);
   if (backend) registerLocalEndpoint(key, backend);
+  else setRemoteDeadline(key, deadlines.connectMs + deadlines.statementMs);
   const sql = neon(connectionString);
   const db = drizzle({ client: sql, schema, casing: "snake_case" });
   return {
@@ -76,7 +88,10 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
     sql,
     location,
     async close() {
-      if (!backend) return;
+      if (!backend) {
+        setRemoteDeadline(key, undefined);
+        return;
+      }
       unregisterLocalEndpoint(key);
       await backend.close();
     },

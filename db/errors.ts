@@ -38,9 +38,11 @@ export function isClaimLost(error: unknown): boolean {
 /**
  * SQLSTATEs that say the database cannot serve us now rather than that the statement is wrong:
  * connection exceptions (class 08), the server shutting down or starting (57P01-57P03), no free
- * connection (53300), and the configured database missing (3D000, as after a drop).
+ * connection (53300), the configured database missing (3D000, as after a drop), and a deadline
+ * that expired: the statement timeout (57014 query_canceled) or the lock timeout (55P03
+ * lock_not_available, as while another session holds a table lock). Both roll the batch back.
  */
-const UNAVAILABLE_STATES = new Set(["57P01", "57P02", "57P03", "53300", "3D000"]);
+const UNAVAILABLE_STATES = new Set(["57P01", "57P02", "57P03", "53300", "3D000", "57014", "55P03"]);
 
 // How the Neon driver reports a failed fetch and a non-400 answer (the local endpoint answers 503
 // for a closed or unreachable database, as Neon's proxy does for a compute it cannot reach).

@@ -190,13 +190,38 @@ function commandOf(sql: string, result: { command?: string }): string {
 
 const RAW_TEXT_TYPES = { getTypeParser: () => (value: string) => value };
 
+/** How long a database may take before the request gives up on it, in milliseconds. */
+export interface DatabaseDeadlines {
+  /** Opening a connection (TCP and start-up), and waiting for a free pooled one. */
+  connectMs: number;
+  /** One statement, enforced by the server (57014 query_canceled). */
+  statementMs: number;
+  /** Waiting for a lock another session holds (55P03 lock_not_available). */
+  lockMs: number;
+}
+
+export const DEFAULT_DATABASE_DEADLINES: DatabaseDeadlines = { connectMs: 3000, statementMs: 5000, lockMs: 2000 };
+
+// A server that stops answering cancels nothing itself: the client stops waiting this long after
+// the server's own statement timeout should have answered.
+const CLIENT_READ_MARGIN_MS = 1000;
+
 /** Backend over a PostgreSQL server reached by TCP: a pooled connection per statement or batch. */
 export class PostgresBackend implements SqlBackend {
   readonly kind = "postgres" as const;
   readonly #pool: pg.Pool;
 
-  constructor(connectionString: string, options: { max?: number } = {}) {
-    this.#pool = new pg.Pool({ connectionString, max: options.max ?? 10 });
+  constructor(connectionString: string, options: { max?: number; deadlines?: DatabaseDeadlines } = {}) {
+    const deadlines = options.deadlines ?? DEFAULT_DATABASE_DEADLINES;
+    this.#pool = new pg.Pool({
+      connectionString,
+      max: options.max ?? 10,
+      connectionTimeoutMillis: deadlines.connectMs,
+      // Sent as start-up parameters: every statement of every session has them, batches included.
+      statement_timeout: deadlines.statementMs,
+      lock_timeout: deadlines.lockMs,
+      query_timeout: deadlines.statementMs + CLIENT_READ_MARGIN_MS,
+    });
     // An idle client that loses its connection must not crash the process.
     this.#pool.on("error", () => {});
   }
@@ -339,6 +364,14 @@ export async function handleNeonRequest(backend: SqlBackend, request: Request): 
 }
 
 const endpoints = new Map<string, SqlBackend>();
+/** How long a request to a remote (Neon) endpoint may take, per connection string. */
+const remoteDeadlines = new Map<string, number>();
+
+/** Gives every HTTP request for this connection string to Neon a deadline (unset: none). */
+export function setRemoteDeadline(connectionString: string, ms: number | undefined): void {
+  if (ms === undefined) remoteDeadlines.delete(connectionString);
+  else remoteDeadlines.set(connectionString, ms);
+}
 
 /** Routes requests carrying this connection string to a local backend instead of the network. */
 export function registerLocalEndpoint(connectionString: string, backend: SqlBackend): void {
@@ -357,13 +390,19 @@ export function unregisterLocalEndpoint(connectionString: string): void {
 export function localNeonFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
   const request = new Request(input, init);
   const connectionString = request.headers.get("Neon-Connection-String");
-  const backend = connectionString ? endpoints.get(stripDriverParameters(connectionString)) : undefined;
+  const key = connectionString ? stripDriverParameters(connectionString) : undefined;
+  const backend = key ? endpoints.get(key) : undefined;
   if (backend) return handleNeonRequest(backend, request);
   if (LOCAL_HOST.test(new URL(request.url).hostname)) {
     // A local database that was closed (or never opened): never send SQL to whatever listens there.
     return Promise.resolve(json(503, { message: "no local database is open for this connection string" }));
   }
-  return fetch(request);
+  // A Neon proxy that stops answering would hold the request until the platform's own limit; the
+  // aborted fetch reaches the driver as a connection error (503 unavailable).
+  const deadline = key ? remoteDeadlines.get(key) : undefined;
+  if (deadline === undefined) return fetch(request);
+  const signal = AbortSignal.any([request.signal, AbortSignal.timeout(deadline)]);
+  return fetch(request, { signal });
 }
 
 // The driver rewrites the scheme to `postgresql:` and appends `application_name`; the key keeps what names the database.

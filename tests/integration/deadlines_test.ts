@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { eq } from "drizzle-orm";
-import { paymentCallBudgetMs } from "../../adapters/config.ts";
+import { ConfigError, loadConfig, paymentCallBudgetMs } from "../../adapters/config.ts";
+import { isDatabaseUnavailable } from "../../db/errors.ts";
 import { StripeProvider } from "../../adapters/payments_stripe.ts";
 import { bookings } from "../../db/schema.ts";
 import { apiClient, type Send } from "../support/api.ts";
@@ -13,7 +14,19 @@ import { makeTestApp, type TestApp } from "../support/app.ts";
 import { makeProfessional, makeSalon, makeService } from "../support/catalog.ts";
 import { startStripeFake } from "../support/stripe_fake.ts";
 import { startTcpProxy } from "../support/tcp_proxy.ts";
+import { createScratchDatabase, postgresAvailable } from "../support/postgres.ts";
 import { makeUser, type SignedInUser } from "../support/users.ts";
+// @deno-types="npm:@types/pg@8.23.1"
+import pg from "pg";
+
+/** Short database deadlines, so a test waits for them in well under a second or two. */
+const DATABASE_DEADLINES = {
+  DATABASE_CONNECT_TIMEOUT_MS: "500",
+  DATABASE_STATEMENT_TIMEOUT_MS: "1000",
+  DATABASE_LOCK_TIMEOUT_MS: "300",
+};
+// The client gives up 1 s after the statement timeout when the server is silent (db/local_neon.ts).
+const SILENT_SERVER_BOUND_MS = 1000 + 1000;
 
 /** A salon open around the clock with one professional and one service (with a deposit when asked). */
 async function bookableService(send: Send, testApp: TestApp, deposit: boolean) {
@@ -83,8 +96,7 @@ Deno.test("a payment provider that swallows traffic: the deposit booking answers
   }
 });
 
-Deno.test("payment timeouts and retries that could outlast the Idempotency-Key lease are refused at start-up", async () => {
-  const { loadConfig, ConfigError } = await import("../../adapters/config.ts");
+Deno.test("payment timeouts and retries that could outlast the Idempotency-Key lease are refused at start-up", () => {
   const stripe = { STRIPE_SECRET_KEY: "sk_test_x", STRIPE_WEBHOOK_SECRET: "whsec_x" };
   assert.equal(loadConfig({}).PAYMENT_TIMEOUT_MS, 8000);
   assert.ok(paymentCallBudgetMs(8000, 2) < 30_000);
@@ -98,4 +110,103 @@ Deno.test("payment timeouts and retries that could outlast the Idempotency-Key l
   );
   // The mock provider answers in-process: a short lease (as tests use) needs no payment settings.
   assert.equal(loadConfig({ IDEMPOTENCY_LEASE_SECONDS: "2" }).IDEMPOTENCY_LEASE_SECONDS, 2);
+});
+
+Deno.test({
+  name: "a PostgreSQL server that swallows traffic: reads and registration answer 503 within the client's deadline",
+  ignore: !postgresAvailable,
+  async fn() {
+    const scratch = await createScratchDatabase();
+    const target = new URL(scratch.url);
+    const proxy = startTcpProxy({ hostname: target.hostname, port: Number(target.port || 5432) });
+    const testApp = await makeTestApp({ LOG_LEVEL: "silent", ...DATABASE_DEADLINES }, {
+      url: proxy.urlFor(scratch.url),
+    });
+    const send = apiClient(testApp);
+    try {
+      const client = await makeUser(testApp, "CLIENT");
+      assert.equal((await send("GET", "/users/me", client)).status, 200);
+      proxy.mode = "swallow";
+      const me = await timedSend(send, "GET", "/users/me", client);
+      assertUnavailable(me, "GET /users/me");
+      assert.ok(me.elapsedMs < SILENT_SERVER_BOUND_MS + 1000, `GET /users/me answered after ${me.elapsedMs} ms`);
+      const email = `late-${crypto.randomUUID()}@example.com`;
+      const register = await timedSend(send, "POST", "/auth/register", null, {
+        email,
+        password: "Secret123",
+        full_name: "Late Comer",
+      });
+      assertUnavailable(register, "POST /auth/register");
+      assert.ok(register.elapsedMs < SILENT_SERVER_BOUND_MS + 1000, `register answered after ${register.elapsedMs} ms`);
+      console.log(
+        `swallowing PostgreSQL: /users/me 503 after ${me.elapsedMs} ms, register after ${register.elapsedMs} ms`,
+      );
+
+      // Back to normal: the pool opens fresh connections, and the refused registration wrote nothing.
+      proxy.mode = "pass";
+      const admin = new pg.Client({ connectionString: scratch.url });
+      await admin.connect();
+      try {
+        const { rows } = await admin.query("SELECT count(*)::int AS n FROM users WHERE email = $1", [email]);
+        assert.equal(rows[0].n, 0);
+      } finally {
+        await admin.end();
+      }
+      assert.equal((await send("GET", "/users/me", client)).status, 200);
+    } finally {
+      await proxy.close();
+      await testApp.close();
+      await scratch.drop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a table lock held by another session: the booking answers 503 within the lock timeout, never 409, nothing booked",
+  ignore: !postgresAvailable,
+  async fn() {
+    const scratch = await createScratchDatabase();
+    const testApp = await makeTestApp({ LOG_LEVEL: "silent", ...DATABASE_DEADLINES }, { url: scratch.url });
+    const send = apiClient(testApp);
+    const locker = new pg.Client({ connectionString: scratch.url });
+    await locker.connect();
+    try {
+      const { service, pro, startsAt } = await bookableService(send, testApp, false);
+      const client = await makeUser(testApp, "CLIENT");
+      await locker.query("BEGIN");
+      await locker.query("LOCK TABLE bookings IN ACCESS EXCLUSIVE MODE");
+      const body = { service_id: service.id, professional_id: pro.id, starts_at: startsAt };
+      const res = await timedSend(send, "POST", "/bookings", client, body);
+      assertUnavailable(res, "POST /bookings under a table lock");
+      // Every statement that meets the lock waits at most the lock timeout (300 ms).
+      assert.ok(res.elapsedMs < 1500, `answered after ${res.elapsedMs} ms`);
+      console.log(`table lock held: POST /bookings 503 after ${res.elapsedMs} ms`);
+      await locker.query("ROLLBACK");
+      const booked = await testApp.deps.database.db.select().from(bookings).where(eq(bookings.serviceId, service.id));
+      assert.deepEqual(booked, []);
+      // The lock gone, the same request books.
+      assert.equal((await send("POST", "/bookings", client, body)).status, 201);
+    } finally {
+      await locker.end().catch(() => {});
+      await testApp.close();
+      await scratch.drop();
+    }
+  },
+});
+
+Deno.test("expired database deadlines count as unavailable, not as a broken statement", () => {
+  const pgError = (code: string) => Object.assign(new Error("x"), { name: "NeonDbError", code });
+  for (const code of ["57014", "55P03"]) {
+    assert.equal(isDatabaseUnavailable(new Error("wrapped", { cause: pgError(code) })), true, code);
+  }
+  assert.throws(
+    () => loadConfig({ DATABASE_STATEMENT_TIMEOUT_MS: "1000", DATABASE_LOCK_TIMEOUT_MS: "1000" }),
+    (error) => error instanceof ConfigError && /DATABASE_LOCK_TIMEOUT_MS/.test(error.message),
+  );
+  const config = loadConfig({});
+  assert.deepEqual(
+    [config.DATABASE_CONNECT_TIMEOUT_MS, config.DATABASE_STATEMENT_TIMEOUT_MS, config.DATABASE_LOCK_TIMEOUT_MS],
+    [3000, 5000, 2000],
+  );
 });

@@ -1,5 +1,5 @@
 /** Builds the real app on a fresh in-memory embedded database, as `main.ts` does. */
-import { loadConfig } from "../../adapters/config.ts";
+import { databaseDeadlines, loadConfig } from "../../adapters/config.ts";
 import { createLogger, type LogLevel } from "../../adapters/logger.ts";
 import { DevMailbox, LogSender } from "../../adapters/messaging.ts";
 import { MockPaymentProvider, stripeSignature } from "../../adapters/payments_mock.ts";
@@ -45,7 +45,7 @@ export async function makeTestApp(
     ...env,
     ...(echo ? { LOG_LEVEL: "debug" } : {}),
   });
-  const database = await openDatabase({ url: options.url });
+  const database = await openDatabase({ url: options.url, deadlines: databaseDeadlines(config) });
   await migrate(database.sql);
   const logLines: Record<string, unknown>[] = [];
   const logger = createLogger(config.LOG_LEVEL as LogLevel, (line) => {
