@@ -80,6 +80,11 @@ const baseSchema = z.object({
   CLIENT_MAX_FUTURE_BOOKINGS: z.coerce.number().int().min(1).max(10_000).default(20),
   /** How long a request waits for the key-value store before the rate limit fails open or closed. */
   STORE_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(300),
+  /**
+   * How long each health probe waits for one dependency before reporting it down as `timeout`;
+   * with the public rate limit's store wait (STORE_TIMEOUT_MS) in front, /health/ready answers within a second.
+   */
+  HEALTH_CHECK_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(500),
   /** At start-up, the account with this email becomes an ADMIN (how the first admin is made). */
   ADMIN_BOOTSTRAP_EMAIL: z.string().trim().toLowerCase().pipe(z.email()).optional(),
   JWT_ISSUER: z.string().min(1).default("salon-booking"),

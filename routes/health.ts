@@ -7,7 +7,9 @@ import { errorResponses } from "./errors.ts";
 const checkSchema = z.object({
   status: z.enum(["up", "down"]),
   latency_ms: z.number().optional(),
-  error: z.string().optional(),
+  error: z.string().optional().openapi({
+    description: "Why it is down: the error class, or `timeout` when it did not answer within the check's deadline",
+  }),
 }).openapi("HealthCheck");
 
 const databaseCheckSchema = checkSchema.extend({
@@ -21,6 +23,7 @@ const redisCheckSchema = checkSchema.extend({
 const readinessSchema = z.object({
   status: z.enum(["ready", "not_ready"]),
   database: checkSchema,
+  store: redisCheckSchema,
   migrations: z.object({ applied: z.number().int(), pending: z.array(z.string()) }),
 }).openapi("Readiness");
 
@@ -33,23 +36,37 @@ const liveSchema = z.object({ status: z.literal("ok") }).openapi("Liveness");
 
 type Check = z.infer<typeof checkSchema>;
 
-async function timed(probe: () => Promise<unknown>): Promise<Check> {
+const TIMED_OUT = Symbol("timed out");
+
+/**
+ * Runs one probe under its own deadline: a dependency that does not answer (a silent Redis, a
+ * database whose packets are swallowed) is reported down as `timeout` instead of holding the probe,
+ * so the answer always comes within the deadline and names what is late. The probe itself is left
+ * to its own client's deadline.
+ */
+async function timed(probe: () => Promise<unknown>, deadlineMs: number): Promise<Check> {
   const started = performance.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), deadlineMs)));
   try {
-    await probe();
+    const outcome = await Promise.race([probe(), late]);
+    if (outcome === TIMED_OUT) return { status: "down", error: "timeout", latency_ms: deadlineMs };
     return { status: "up", latency_ms: Math.round((performance.now() - started) * 100) / 100 };
   } catch (error) {
     // The error class only: driver messages can carry hosts or credentials.
     return { status: "down", error: error instanceof Error ? error.name : "unknown error" };
+  } finally {
+    clearTimeout(timer);
   }
 }
 
 async function checkDatabase(deps: AppDeps) {
-  return { kind: deps.database.kind, ...(await timed(() => deps.database.sql.query("SELECT 1"))) };
+  const deadline = deps.config.HEALTH_CHECK_TIMEOUT_MS;
+  return { kind: deps.database.kind, ...(await timed(() => deps.database.sql.query("SELECT 1"), deadline)) };
 }
 
 async function checkRedis(deps: AppDeps) {
-  return { kind: deps.store.kind, ...(await timed(() => deps.store.ping())) };
+  return { kind: deps.store.kind, ...(await timed(() => deps.store.ping(), deps.config.HEALTH_CHECK_TIMEOUT_MS)) };
 }
 
 const tags = ["Health"];
@@ -86,7 +103,9 @@ const ready = createRoute({
   method: "get",
   path: "/health/ready",
   operationId: "getReadiness",
-  summary: "Readiness: the database answers and every migration is applied",
+  summary: "Readiness: the database and the store answer and every migration is applied",
+  description: "Each dependency is checked under its own deadline (`HEALTH_CHECK_TIMEOUT_MS`): the answer comes " +
+    "within it whatever is down, and names each dependency's state.",
   tags,
   security,
   responses: {
@@ -139,14 +158,22 @@ export function registerHealth(app: App): void {
     const deps = c.var.services;
     let pending: string[] = [];
     let applied = 0;
-    const database = await timed(async () => {
-      const status = await migrationStatus(deps.database.sql);
-      pending = status.pending;
-      applied = status.applied.length;
-    });
-    const isReady = database.status === "up" && pending.length === 0;
+    const [database, store] = await Promise.all([
+      timed(async () => {
+        const status = await migrationStatus(deps.database.sql);
+        pending = status.pending;
+        applied = status.applied.length;
+      }, deps.config.HEALTH_CHECK_TIMEOUT_MS),
+      checkRedis(deps),
+    ]);
+    const isReady = database.status === "up" && store.status === "up" && pending.length === 0;
     return c.json(
-      { status: isReady ? "ready" as const : "not_ready" as const, database, migrations: { applied, pending } },
+      {
+        status: isReady ? "ready" as const : "not_ready" as const,
+        database,
+        store,
+        migrations: { applied, pending },
+      },
       isReady ? 200 : 503,
     );
   });

@@ -8,6 +8,7 @@ import { eq } from "drizzle-orm";
 import { ConfigError, loadConfig, paymentCallBudgetMs } from "../../adapters/config.ts";
 import { isDatabaseUnavailable } from "../../db/errors.ts";
 import { StripeProvider } from "../../adapters/payments_stripe.ts";
+import { MemoryStore } from "../../adapters/store.ts";
 import { bookings } from "../../db/schema.ts";
 import { apiClient, type Send } from "../support/api.ts";
 import { makeTestApp, type TestApp } from "../support/app.ts";
@@ -209,4 +210,71 @@ Deno.test("expired database deadlines count as unavailable, not as a broken stat
     [config.DATABASE_CONNECT_TIMEOUT_MS, config.DATABASE_STATEMENT_TIMEOUT_MS, config.DATABASE_LOCK_TIMEOUT_MS],
     [3000, 5000, 2000],
   );
+});
+
+/** A store whose server stopped answering: every call waits forever. */
+class SilentStore extends MemoryStore {
+  override ping(): Promise<void> {
+    return new Promise(() => {});
+  }
+  override get(): Promise<string | null> {
+    return new Promise(() => {});
+  }
+  override increment(): Promise<number> {
+    return new Promise(() => {});
+  }
+}
+
+async function timedProbe(testApp: TestApp, path: string) {
+  const started = performance.now();
+  const res = await testApp.app.request(path);
+  return { status: res.status, body: await res.json(), elapsedMs: Math.round(performance.now() - started) };
+}
+
+Deno.test("a silent store: /health/ready and /health answer 503 within a second and name the store as late", async () => {
+  const testApp = await makeTestApp({ LOG_LEVEL: "silent" }, { store: new SilentStore() });
+  try {
+    for (const path of ["/health/ready", "/health"]) {
+      const res = await timedProbe(testApp, path);
+      assert.equal(res.status, 503, `${path}: ${JSON.stringify(res.body)}`);
+      assert.ok(res.elapsedMs < 1000, `${path} answered after ${res.elapsedMs} ms`);
+      const store = path === "/health" ? res.body.checks.redis : res.body.store;
+      const database = path === "/health" ? res.body.checks.database : res.body.database;
+      assert.equal(store.status, "down", path);
+      assert.equal(store.error, "timeout", path);
+      assert.equal(database.status, "up", path);
+      console.log(`silent store: ${path} 503 after ${res.elapsedMs} ms`);
+    }
+    assert.equal((await timedProbe(testApp, "/health/ready")).body.status, "not_ready");
+  } finally {
+    await testApp.close();
+  }
+});
+
+Deno.test({
+  name: "a PostgreSQL server that swallows traffic: /health/ready answers 503 within a second and names the database",
+  ignore: !postgresAvailable,
+  async fn() {
+    const scratch = await createScratchDatabase();
+    const target = new URL(scratch.url);
+    const proxy = startTcpProxy({ hostname: target.hostname, port: Number(target.port || 5432) });
+    const testApp = await makeTestApp({ LOG_LEVEL: "silent" }, { url: proxy.urlFor(scratch.url) });
+    try {
+      const before = await timedProbe(testApp, "/health/ready");
+      assert.equal(before.status, 200, JSON.stringify(before.body));
+      assert.equal(before.body.store.status, "up");
+      proxy.mode = "swallow";
+      const res = await timedProbe(testApp, "/health/ready");
+      assert.equal(res.status, 503, JSON.stringify(res.body));
+      assert.ok(res.elapsedMs < 1000, `answered after ${res.elapsedMs} ms`);
+      assert.equal(res.body.database.status, "down");
+      assert.equal(res.body.database.error, "timeout");
+      assert.equal(res.body.store.status, "up");
+      console.log(`swallowing PostgreSQL: /health/ready 503 after ${res.elapsedMs} ms`);
+    } finally {
+      await proxy.close();
+      await testApp.close();
+      await scratch.drop();
+    }
+  },
 });
