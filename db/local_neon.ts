@@ -260,17 +260,23 @@ export class PostgresBackend implements SqlBackend {
   async batch(queries: WireQuery[], options: BatchOptions): Promise<WireResult[]> {
     const client = await this.#pool.connect();
     let broken: Error | undefined;
+    let begun = false;
     try {
       await client.query(beginStatement(options));
-      try {
-        const results: WireResult[] = [];
-        for (const query of queries) results.push(await this.#run(client, query));
-        await client.query("COMMIT");
-        return results;
-      } catch (error) {
+      begun = true;
+      const results: WireResult[] = [];
+      for (const query of queries) results.push(await this.#run(client, query));
+      await client.query("COMMIT");
+      return results;
+    } catch (error) {
+      if (!errorBody(error)) {
+        // Not the server's answer (a read deadline, a lost socket): the connection is in an unknown
+        // state and a ROLLBACK would wait as long again; dropping it rolls back on the server.
+        broken = error instanceof Error ? error : new Error(String(error));
+      } else if (begun) {
         await client.query("ROLLBACK").catch((rollbackError: Error) => (broken = rollbackError));
-        throw error;
       }
+      throw error;
     } finally {
       client.release(broken);
     }

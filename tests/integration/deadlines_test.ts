@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { eq } from "drizzle-orm";
 import { ConfigError, loadConfig, paymentCallBudgetMs } from "../../adapters/config.ts";
 import { isDatabaseUnavailable } from "../../db/errors.ts";
+import { PostgresBackend } from "../../db/local_neon.ts";
 import { StripeProvider } from "../../adapters/payments_stripe.ts";
 import { MemoryStore } from "../../adapters/store.ts";
 import { bookings } from "../../db/schema.ts";
@@ -274,6 +275,41 @@ Deno.test({
     } finally {
       await proxy.close();
       await testApp.close();
+      await scratch.drop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a batch on an open connection to a server gone silent fails after one read deadline, without waiting for a ROLLBACK",
+  ignore: !postgresAvailable,
+  async fn() {
+    const scratch = await createScratchDatabase();
+    const target = new URL(scratch.url);
+    const proxy = startTcpProxy({ hostname: target.hostname, port: Number(target.port || 5432) });
+    const backend = new PostgresBackend(proxy.urlFor(scratch.url), {
+      max: 1,
+      deadlines: { connectMs: 500, statementMs: 500, lockMs: 200 },
+    });
+    try {
+      // One pooled connection, open and idle: the next batch runs on it.
+      await backend.batch([{ query: "SELECT 1", params: [] }], {});
+      proxy.mode = "swallow";
+      const started = performance.now();
+      const error = await backend.batch([{ query: "SELECT 1", params: [] }], {}).then(() => undefined, (e) => e);
+      const elapsedMs = Math.round(performance.now() - started);
+      assert.ok(error, "a batch to a silent server must fail");
+      // BEGIN waits one read deadline (500 ms + 1 s margin); a ROLLBACK on the dead connection would double it.
+      assert.ok(elapsedMs < 2500, `failed after ${elapsedMs} ms`);
+      console.log(`silent server, open connection: batch failed after ${elapsedMs} ms`);
+      proxy.mode = "pass";
+      // The dead connection was dropped, not returned to the pool: the next batch gets a fresh one.
+      const [result] = await backend.batch([{ query: "SELECT 2 AS n", params: [] }], {});
+      assert.deepEqual(result.rows, [["2"]]);
+    } finally {
+      await proxy.close();
+      await backend.close();
       await scratch.drop();
     }
   },
