@@ -100,7 +100,11 @@ async function concurrency(t: Deno.TestContext, w: World) {
       1,
       JSON.stringify(answers.find((a) => a.status >= 500)?.body),
     );
-    assert.equal(statuses.filter((s) => s === 409).length, 49);
+    assert.equal(
+      statuses.filter((s) => s === 409).length,
+      49,
+      JSON.stringify(answers.find((a) => a.status !== 201 && a.status !== 409)?.body),
+    );
     assert.ok(answers.filter((a) => a.status === 409).every((a) => a.body.code === "slot_taken"));
     const rows = await db.select().from(bookings).where(eq(bookings.professionalId, w.pro.id));
     assert.equal(rows.filter((r) => r.startsAt.toISOString() === startsAt).length, 1);

@@ -42,9 +42,12 @@ export async function makeTestApp(
     LOG_LEVEL: "info",
     RATE_LIMIT_API_PER_MINUTE: "100000",
     RATE_LIMIT_PUBLIC_PER_MINUTE: "100000",
-    // Race tests fire 50 requests at once over a pool of 10 on a 2-core machine: waiting for a pooled
-    // connection is queueing there, not an outage. Deadline tests set their own.
+    // Race tests fire 50 requests at once over a pool of 10 on a 2-core machine, on a cold process in
+    // CI: waiting for a pooled connection or for the winner's lock is queueing there, not an outage.
+    // Deadline tests set their own.
     DATABASE_CONNECT_TIMEOUT_MS: "30000",
+    DATABASE_STATEMENT_TIMEOUT_MS: "30000",
+    DATABASE_LOCK_TIMEOUT_MS: "20000",
     ...env,
     ...(echo ? { LOG_LEVEL: "debug" } : {}),
   });
